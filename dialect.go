@@ -1,0 +1,155 @@
+package sqlstore
+
+import (
+	"fmt"
+	"hash/fnv"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Dialect supplies the SQL of one database. Every method returns SQL text (or,
+// for EncodeTime and DecodeTime, converts a value); the Store runs every
+// statement, scans every row and wraps every error. Identifiers arrive in a
+// Table already validated and quoted with QuoteIdent; values are always bind
+// parameters, passed in the order documented on each method, so a dialect
+// whose placeholders are positional ("?") must use them in that order.
+//
+// Postgres, MySQL and SQLite are the dialects this package ships. A Dialect
+// for another database passes the same conformance suite
+// (package sqlstoretest).
+type Dialect interface {
+	// Name returns the dialect's short name: "postgres", "mysql" or "sqlite".
+	Name() string
+	// QuoteIdent quotes one identifier that has passed the Store's
+	// validation (letters, digits and underscores only).
+	QuoteIdent(name string) string
+
+	// CurrentSchema returns a query selecting the connection's default
+	// schema (PostgreSQL), database (MySQL) or attached database (SQLite).
+	CurrentSchema() string
+	// Columns returns a query selecting the names of the columns of a
+	// table. Args: schema, table (both unquoted).
+	Columns() string
+	// CreateLock returns a statement, run first in the table-creation
+	// transaction, that serializes concurrent creators; "" when the
+	// database needs none. Args: lock name.
+	CreateLock() string
+	// CreateTable returns the statements, run in order in one transaction,
+	// that create the table and its expiry index when they are missing.
+	// They take no arguments.
+	CreateTable(t Table) []string
+
+	// Get selects data of a live session. Args: key, now.
+	Get(t Table) string
+	// Set inserts a session or replaces its data and expiry in one atomic
+	// upsert. Args: key, data, expiry.
+	Set(t Table) string
+	// Touch moves the expiry of a live session, unless the move is shorter
+	// than the throttle window [low, high]. Args: expiry, key, now, low, high.
+	Touch(t Table) string
+	// Delete deletes one session. Args: key.
+	Delete(t Table) string
+	// Count counts live sessions. Args: now.
+	Count(t Table) string
+	// Range selects key, data and expiry of every live session. Args: now.
+	Range(t Table) string
+	// Clear deletes every session. No args.
+	Clear(t Table) string
+	// Prune deletes at most limit expired sessions, oldest first, through
+	// the expiry index. Args: now, limit.
+	Prune(t Table) string
+	// Stats selects the count of live sessions, the count of expired ones,
+	// the earliest and the latest expiry (NULL on an empty table). Args: now, now.
+	Stats(t Table) string
+
+	// TryLock returns a query that takes a session-level lock without
+	// waiting and selects whether it got it; "" when the database has no
+	// such lock. Args: lock name.
+	TryLock() string
+	// Unlock releases the lock TryLock took. Args: lock name.
+	Unlock() string
+
+	// EncodeTime converts an expiry or a "now", already truncated to the
+	// millisecond, to the bind value the expiry column compares with.
+	EncodeTime(t time.Time) any
+	// DecodeTime converts a scanned expiry back to a time in UTC.
+	DecodeTime(v any) (time.Time, error)
+}
+
+// Table names the session table for a Dialect. Every identifier is already
+// validated and quoted by the dialect's QuoteIdent.
+type Table struct {
+	Schema    string // quoted schema, or "" for the connection's default
+	Name      string // quoted table name, not qualified
+	Index     string // quoted expiry index name, not qualified
+	ID        string // quoted id (key) column
+	Data      string // quoted data column
+	Expiry    string // quoted expiry column
+	HashedIDs bool   // the id column holds 64 hex digits of SHA-256
+	TTL       string // TiDB only: TTL_JOB_INTERVAL of a native TTL table, or ""
+}
+
+// Qualified returns the table name qualified with its schema, if any.
+func (t Table) Qualified() string {
+	if t.Schema == "" {
+		return t.Name
+	}
+	return t.Schema + "." + t.Name
+}
+
+// maxIdentLen is the longest identifier accepted, in bytes: PostgreSQL's
+// limit (63); MySQL's is 64.
+const maxIdentLen = 63
+
+// validIdent reports why name is not an identifier the store accepts: 1 to 63
+// bytes of letters, digits and underscores, not starting with a digit. Quotes,
+// backticks, spaces, dots and control characters never reach a dialect.
+func validIdent(kind, name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("sqlstore: %s name is empty", kind)
+	case len(name) > maxIdentLen:
+		return fmt.Errorf("sqlstore: %s name %.20q... is %d bytes, more than %d", kind, name, len(name), maxIdentLen)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("sqlstore: %s name %q is not valid UTF-8", kind, name)
+	}
+	for i, r := range name {
+		if r == '_' || unicode.IsLetter(r) || (i > 0 && unicode.IsDigit(r)) {
+			continue
+		}
+		return fmt.Errorf("sqlstore: %s name %q: character %q at byte %d is not allowed (use letters, digits and underscores, not starting with a digit)", kind, name, r, i)
+	}
+	return nil
+}
+
+// indexName derives the expiry index name from the table name, so that two
+// stores in one database (or, on SQLite, one file) have distinct indexes.
+// Names too long for the suffix are shortened and made unique with a hash.
+func indexName(table string) string {
+	const suffix = "_expiry_idx"
+	if len(table)+len(suffix) <= maxIdentLen {
+		return table + suffix
+	}
+	h := fnv.New32a()
+	h.Write([]byte(table))
+	tag := fmt.Sprintf("_%08x", h.Sum32())
+	keep := maxIdentLen - len(suffix) - len(tag)
+	for keep > 0 && !utf8.RuneStart(table[keep]) {
+		keep--
+	}
+	return table[:keep] + tag + suffix
+}
+
+// lockName derives the advisory lock name of a table from its schema and
+// name: short, ASCII and the same in every process.
+func lockName(schema, table string) string {
+	h := fnv.New64a()
+	h.Write([]byte(schema))
+	h.Write([]byte{0})
+	h.Write([]byte(table))
+	return fmt.Sprintf("sqlstore_%016x", h.Sum64())
+}
+
+// truncMilli truncates t to the millisecond, the precision of every expiry.
+func truncMilli(t time.Time) time.Time { return t.Truncate(time.Millisecond) }

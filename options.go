@@ -1,0 +1,221 @@
+package sqlstore
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+)
+
+// Defaults of the options.
+const (
+	DefaultTable          = "sessions"
+	DefaultIDColumn       = "token"
+	DefaultDataColumn     = "data"
+	DefaultExpiryColumn   = "expiry"
+	DefaultPruneInterval  = 5 * time.Minute
+	DefaultDefaultTTL     = 24 * time.Hour
+	DefaultPruneBatchSize = 1000
+	DefaultMaxDataSize    = 8 << 20 // 8 MiB: fits MariaDB's default 16 MiB max_allowed_packet
+	DefaultTouchThreshold = 5 * time.Second
+	DefaultMaxRetries     = 8
+)
+
+// An Option configures a Store. Options are checked by New, which returns an
+// error naming the first invalid one.
+type Option func(*config)
+
+type config struct {
+	dialect        Dialect
+	schema         string
+	table          string
+	idCol          string
+	dataCol        string
+	expiryCol      string
+	createTable    bool
+	pruneInterval  time.Duration
+	defaultTTL     time.Duration
+	logger         *slog.Logger
+	now            func() time.Time
+	hashedIDs      bool
+	maxDataSize    int
+	pruneBatchSize int
+	touchThreshold time.Duration
+	maxRetries     int
+	tidbTTL        string
+	errs           []error
+}
+
+func defaultConfig() config {
+	return config{
+		table:          DefaultTable,
+		idCol:          DefaultIDColumn,
+		dataCol:        DefaultDataColumn,
+		expiryCol:      DefaultExpiryColumn,
+		createTable:    true,
+		pruneInterval:  DefaultPruneInterval,
+		defaultTTL:     DefaultDefaultTTL,
+		now:            time.Now,
+		hashedIDs:      true,
+		maxDataSize:    DefaultMaxDataSize,
+		pruneBatchSize: DefaultPruneBatchSize,
+		touchThreshold: DefaultTouchThreshold,
+		maxRetries:     DefaultMaxRetries,
+	}
+}
+
+func (c *config) fail(format string, args ...any) {
+	c.errs = append(c.errs, fmt.Errorf("sqlstore: "+format, args...))
+}
+
+// WithDialect sets the database dialect. By default New detects it from the
+// driver of the pool: lib/pq and pgx's stdlib (Postgres), go-sql-driver/mysql
+// (MySQL), modernc.org/sqlite and mattn/go-sqlite3 (SQLite).
+func WithDialect(d Dialect) Option {
+	return func(c *config) {
+		if d == nil {
+			c.fail("WithDialect: nil dialect")
+		}
+		c.dialect = d
+	}
+}
+
+// WithSchema sets the PostgreSQL schema, the MySQL database or the attached
+// SQLite database holding the table. By default it is the connection's own
+// (PostgreSQL's current_schema(), MySQL's DATABASE(), SQLite's "main").
+func WithSchema(name string) Option {
+	return func(c *config) {
+		if err := validIdent("schema", name); err != nil {
+			c.errs = append(c.errs, err)
+		}
+		c.schema = name
+	}
+}
+
+// WithTable sets the table name. The default is "sessions". The expiry index
+// is named after it: sessions_expiry_idx.
+func WithTable(name string) Option {
+	return func(c *config) { c.table = name }
+}
+
+// WithColumns sets the names of the id, data and expiry columns. The defaults
+// are "token", "data" and "expiry".
+func WithColumns(id, data, expiry string) Option {
+	return func(c *config) { c.idCol, c.dataCol, c.expiryCol = id, data, expiry }
+}
+
+// WithCreateTable sets whether New creates the table and its expiry index
+// when the table is missing (the default, true). New runs no DDL when the
+// table exists. With false, New only checks that the table and its columns
+// exist.
+func WithCreateTable(create bool) Option {
+	return func(c *config) { c.createTable = create }
+}
+
+// WithPruneInterval sets the mean interval between background sweeps of
+// expired sessions; each wait is jittered by ±10%. The default is 5 minutes;
+// zero or negative turns background pruning off (see Store.Prune).
+func WithPruneInterval(d time.Duration) Option {
+	return func(c *config) { c.pruneInterval = d }
+}
+
+// WithDefaultTTL sets the lifetime of a session that Set gets with a zero
+// expiresAt. The default is 24 hours.
+func WithDefaultTTL(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.fail("WithDefaultTTL: %v is not positive", d)
+		}
+		c.defaultTTL = d
+	}
+}
+
+// WithLogger sets the logger of background errors (failed sweeps). The
+// default is slog.Default() as it is when New runs.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+// WithClock sets the clock of every expiry decision: what "now" is in Get,
+// Touch, Count, Range and Prune, and the base of the default TTL. The default
+// is time.Now. The database's own clock is never used.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now == nil {
+			c.fail("WithClock: nil clock")
+		}
+		c.now = now
+	}
+}
+
+// WithHashedIDs sets whether ids are stored as the hex SHA-256 of the id (the
+// default, true), so that a copy of the table yields no usable session id.
+// With false ids are stored as given, as other stores keep them. Range yields
+// what is stored: with hashing, the hashes.
+func WithHashedIDs(hashed bool) Option {
+	return func(c *config) { c.hashedIDs = hashed }
+}
+
+// WithMaxDataSize sets the largest data Set accepts, in bytes; larger data
+// gets ErrDataTooLarge before the database is asked. The default, 8 MiB, fits
+// MariaDB's default max_allowed_packet (16 MiB).
+func WithMaxDataSize(n int) Option {
+	return func(c *config) {
+		if n <= 0 {
+			c.fail("WithMaxDataSize: %d is not positive", n)
+		}
+		c.maxDataSize = n
+	}
+}
+
+// WithPruneBatchSize sets how many expired rows one DELETE of a sweep removes
+// at most; each batch is its own short transaction. The default is 1000.
+func WithPruneBatchSize(n int) Option {
+	return func(c *config) {
+		if n <= 0 {
+			c.fail("WithPruneBatchSize: %d is not positive", n)
+		}
+		c.pruneBatchSize = n
+	}
+}
+
+// WithTouchThreshold sets the smallest move of an expiry that Touch writes:
+// a Touch that would move the expiry by less (either way) changes nothing,
+// so a busy site does not write on every request. The default is 5 seconds;
+// zero makes every Touch write.
+func WithTouchThreshold(d time.Duration) Option {
+	return func(c *config) {
+		if d < 0 {
+			c.fail("WithTouchThreshold: %v is negative", d)
+		}
+		c.touchThreshold = d
+	}
+}
+
+// WithMaxRetries sets how many times a write that failed with a transient
+// conflict (a deadlock, a serialization failure, a Galera certification
+// conflict) is retried, with jittered exponential backoff. The default is 8;
+// zero turns retries off.
+func WithMaxRetries(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			c.fail("WithMaxRetries: %d is negative", n)
+		}
+		c.maxRetries = n
+	}
+}
+
+var ttlInterval = regexp.MustCompile(`^[1-9][0-9]{0,5}[mhd]$`)
+
+// WithTiDBTTL makes New create the table as a TiDB TTL table, so that TiDB
+// deletes expired rows itself every interval ("1m", "1h", "1d"). Reads still
+// filter on expiry, and Prune still works. Use it only with TiDB, whose
+// time_zone must be UTC for TTL to match the stored expiry.
+func WithTiDBTTL(interval string) Option {
+	return func(c *config) {
+		if !ttlInterval.MatchString(interval) {
+			c.fail("WithTiDBTTL: interval %q is not a number followed by m, h or d", interval)
+		}
+		c.tidbTTL = interval
+	}
+}

@@ -1,0 +1,192 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"time"
+)
+
+// lockPoll is how often Prune asks again for a lock another process holds.
+const lockPoll = 200 * time.Millisecond
+
+// Prune runs one full sweep now and returns the number of expired sessions it
+// deleted. It deletes in batches (WithPruneBatchSize), each its own short
+// transaction through the expiry index, so it never holds a long lock. Where
+// the database has advisory locks (PostgreSQL, MySQL), at most one sweep of a
+// table runs at a time across processes: Prune waits for a sweep elsewhere to
+// finish, then runs its own. Close cancels a Prune in flight.
+func (s *Store) Prune(ctx context.Context) (deleted int64, err error) {
+	done, err := s.track()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.ctx, cancel)
+	defer stop()
+	return s.sweepOnce(ctx, true)
+}
+
+// pruneLoop sweeps at the jittered interval until Close.
+func (s *Store) pruneLoop() {
+	defer s.wg.Done()
+	timer := time.NewTimer(s.jitter())
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-timer.C:
+		}
+		start := time.Now()
+		n, err := s.sweepOnce(s.ctx, false)
+		switch {
+		case s.ctx.Err() != nil:
+			return
+		case err != nil:
+			s.log.Error("sqlstore: background prune failed", "table", s.schema+"."+s.cfg.table, "deleted", n, "err", err)
+		case n > 0:
+			s.log.Debug("sqlstore: pruned expired sessions", "table", s.schema+"."+s.cfg.table, "deleted", n, "took", time.Since(start))
+		}
+		timer.Reset(s.jitter())
+	}
+}
+
+// jitter returns the prune interval ±10%, so processes started together do
+// not sweep together.
+func (s *Store) jitter() time.Duration {
+	iv := s.cfg.pruneInterval
+	spread := iv / 5
+	if spread <= 0 {
+		return iv
+	}
+	return iv - spread/2 + rand.N(spread)
+}
+
+// sweepOnce deletes expired rows in batches until a batch comes back short.
+// With wait false it skips the sweep when another one holds the lock.
+func (s *Store) sweepOnce(ctx context.Context, wait bool) (int64, error) {
+	if wait {
+		s.sweep.Lock()
+	} else if !s.sweep.TryLock() {
+		return 0, nil
+	}
+	defer s.sweep.Unlock()
+
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return 0, s.wrap(ctx, "prune", err)
+	}
+	defer conn.Close()
+	if q := s.d.TryLock(); q != "" {
+		for {
+			var got sql.NullBool
+			if err := conn.QueryRowContext(ctx, q, s.lock).Scan(&got); err != nil {
+				return 0, s.wrap(ctx, "prune: taking the lock", err)
+			}
+			if got.Valid && got.Bool {
+				break
+			}
+			if !wait {
+				return 0, nil
+			}
+			select {
+			case <-ctx.Done():
+				return 0, s.wrap(ctx, "prune: waiting for the lock", ctx.Err())
+			case <-time.After(lockPoll):
+			}
+		}
+		defer s.unlock(conn)
+	}
+
+	stmt, err := conn.PrepareContext(ctx, s.q.prune)
+	if err != nil {
+		return 0, s.wrap(ctx, "prune", err)
+	}
+	defer stmt.Close()
+	now := s.d.EncodeTime(s.now())
+	var total int64
+	for {
+		var n int64
+		err := s.retry(ctx, "prune", func() error {
+			res, err := stmt.ExecContext(ctx, now, s.cfg.pruneBatchSize)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < int64(s.cfg.pruneBatchSize) {
+			return total, nil
+		}
+	}
+}
+
+// unlock releases the sweep lock. If that fails (say, the sweep's context
+// ended), the connection is discarded, which releases a session lock too.
+func (s *Store) unlock(conn *sql.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := conn.ExecContext(ctx, s.d.Unlock(), s.lock); err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+}
+
+// retry runs a write, retrying transient conflicts (deadlocks, serialization
+// failures, Galera certification conflicts) with jittered exponential
+// backoff, at most WithMaxRetries times.
+func (s *Store) retry(ctx context.Context, op string, f func() error) error {
+	backoff := time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		if attempt >= s.cfg.maxRetries || !transient(err) || ctx.Err() != nil {
+			return s.wrap(ctx, op, err)
+		}
+		t := time.NewTimer(backoff/2 + rand.N(backoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return s.wrap(ctx, op, err)
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
+}
+
+// transient reports whether err is a conflict that the same statement may
+// not meet again: SQLSTATE 40001 (serialization failure, Galera
+// certification conflict) or 40P01 (PostgreSQL deadlock), or MySQL error 1213
+// (deadlock). It reads drivers' errors without importing them: SQLState()
+// (lib/pq, pgx) or the Number field (go-sql-driver/mysql).
+func transient(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if st, ok := e.(interface{ SQLState() string }); ok {
+			switch st.SQLState() {
+			case "40001", "40P01":
+				return true
+			}
+		}
+		v := reflect.ValueOf(e)
+		if v.Kind() == reflect.Pointer && !v.IsNil() {
+			v = v.Elem()
+		}
+		if v.Kind() == reflect.Struct {
+			if f := v.FieldByName("Number"); f.IsValid() && f.CanUint() && f.Uint() == 1213 {
+				return true
+			}
+		}
+	}
+	return false
+}
