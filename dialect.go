@@ -63,6 +63,10 @@ type Dialect interface {
 	// the earliest and the latest expiry (NULL on an empty table). Args: now, now.
 	Stats(t Table) string
 
+	// TableSize returns a query selecting the bytes the table and its
+	// indexes take, as the database reports them. Args: schema, table.
+	TableSize() string
+
 	// TryLock returns a query that takes a session-level lock without
 	// waiting and selects whether it got it; "" when the database has no
 	// such lock. Args: lock name.

@@ -87,6 +87,11 @@ func (mysql) Stats(t Table) string {
 		t.Expiry, t.Expiry, t.Expiry, t.Expiry, t.Qualified())
 }
 
+// TableSize reports InnoDB's estimate, which lags recent writes.
+func (mysql) TableSize() string {
+	return `SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = ? AND table_name = ?`
+}
+
 // TryLock uses GET_LOCK, which is per server (per node on Galera).
 func (mysql) TryLock() string { return `SELECT GET_LOCK(?, 0)` }
 func (mysql) Unlock() string  { return `SELECT RELEASE_LOCK(?)` }

@@ -78,6 +78,10 @@ func (postgres) Stats(t Table) string {
 		t.Expiry, t.Expiry, t.Expiry, t.Expiry, t.Qualified())
 }
 
+func (postgres) TableSize() string {
+	return `SELECT pg_total_relation_size(format('%I.%I', $1::text, $2::text)::regclass)`
+}
+
 func (postgres) TryLock() string { return `SELECT pg_try_advisory_lock(hashtextextended($1, 0))` }
 func (postgres) Unlock() string  { return `SELECT pg_advisory_unlock(hashtextextended($1, 0))` }
 

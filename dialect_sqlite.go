@@ -80,6 +80,12 @@ func (sqlite) Stats(t Table) string {
 		t.Expiry, t.Expiry, t.Expiry, t.Expiry, t.Qualified())
 }
 
+// TableSize needs the dbstat virtual table (modernc.org/sqlite has it;
+// mattn/go-sqlite3 only when built with the sqlite_dbstat tag).
+func (sqlite) TableSize() string {
+	return `SELECT COALESCE(SUM(pgsize), 0) FROM dbstat(?1) WHERE name = ?2 OR name IN (SELECT name FROM pragma_index_list(?2, ?1))`
+}
+
 // TryLock is empty: a SQLite database is one file that serializes writers.
 func (sqlite) TryLock() string { return "" }
 func (sqlite) Unlock() string  { return "" }

@@ -20,6 +20,12 @@ const lockPoll = 200 * time.Millisecond
 // table runs at a time across processes: Prune waits for a sweep elsewhere to
 // finish, then runs its own. Close cancels a Prune in flight.
 func (s *Store) Prune(ctx context.Context) (deleted int64, err error) {
+	return s.PruneProgress(ctx, nil)
+}
+
+// PruneProgress is Prune, calling progress (when not nil) with the running
+// total of deleted rows after every batch, for tools that report long sweeps.
+func (s *Store) PruneProgress(ctx context.Context, progress func(deleted int64)) (deleted int64, err error) {
 	done, err := s.track()
 	if err != nil {
 		return 0, err
@@ -29,7 +35,7 @@ func (s *Store) Prune(ctx context.Context) (deleted int64, err error) {
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
-	return s.sweepOnce(ctx, true)
+	return s.sweepOnce(ctx, true, progress)
 }
 
 // pruneLoop sweeps at the jittered interval until Close.
@@ -44,7 +50,7 @@ func (s *Store) pruneLoop() {
 		case <-timer.C:
 		}
 		start := time.Now()
-		n, err := s.sweepOnce(s.ctx, false)
+		n, err := s.sweepOnce(s.ctx, false, nil)
 		switch {
 		case s.ctx.Err() != nil:
 			return
@@ -70,7 +76,7 @@ func (s *Store) jitter() time.Duration {
 
 // sweepOnce deletes expired rows in batches until a batch comes back short.
 // With wait false it skips the sweep when another one holds the lock.
-func (s *Store) sweepOnce(ctx context.Context, wait bool) (int64, error) {
+func (s *Store) sweepOnce(ctx context.Context, wait bool, progress func(int64)) (int64, error) {
 	if wait {
 		s.sweep.Lock()
 	} else if !s.sweep.TryLock() {
@@ -122,6 +128,9 @@ func (s *Store) sweepOnce(ctx context.Context, wait bool) (int64, error) {
 			return err
 		})
 		total += n
+		if progress != nil && n > 0 {
+			progress(total)
+		}
 		if err != nil {
 			return total, err
 		}

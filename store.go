@@ -569,6 +569,19 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
+// TableSize returns the bytes the table and its indexes take, as the
+// database reports them (MySQL's figure is InnoDB's estimate).
+func (s *Store) TableSize(ctx context.Context) (int64, error) {
+	if s.closed.Load() {
+		return 0, ErrClosed
+	}
+	var n sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, s.d.TableSize(), s.schema, s.cfg.table).Scan(&n); err != nil {
+		return 0, s.wrap(ctx, "table size", err)
+	}
+	return n.Int64, nil
+}
+
 // Close stops the background pruner, cancels a sweep in flight and waits for
 // it, and closes the prepared statements; with Open it also closes the pool,
 // and with New never. Close is idempotent. Every call after Close returns

@@ -1,0 +1,39 @@
+// Package sqlstoretest is the conformance suite every database and driver
+// the store supports must pass. The store's own tests run it against SQLite,
+// PostgreSQL (lib/pq and pgx), MariaDB/MySQL and a Galera cluster; a
+// third-party Dialect runs it against its database the same way:
+//
+//	func TestConformance(t *testing.T) {
+//		sqlstoretest.Run(t, sqlstoretest.Config{
+//			Name: "mydb",
+//			Open: func(t testing.TB) *sql.DB { return openMyDB(t) },
+//		})
+//	}
+package sqlstoretest
+
+import (
+	"database/sql"
+	"testing"
+
+	"github.com/go-sqlstore/sqlstore"
+)
+
+// Config tells the suite how to reach one database.
+type Config struct {
+	// Name names the database in test output, such as "postgres".
+	Name string
+	// Open returns a pool to a database in which the suite may create and
+	// drop tables; the suite closes nothing it did not open. Every test
+	// gets its own table, dropped when it ends, so Open may return the
+	// same pool each time.
+	Open func(t testing.TB) *sql.DB
+	// OpenInTimeZone, when set, returns a pool whose sessions use the
+	// database time zone tz (PostgreSQL TimeZone, MySQL time_zone) and,
+	// for MySQL, parseTime=true with loc set to tz. The time-zone tests
+	// use it to show that expiry does not depend on it.
+	OpenInTimeZone func(t testing.TB, tz string) *sql.DB
+	// Options are added to every store the suite makes (before its own).
+	Options []sqlstore.Option
+	// Concurrency scales the concurrency tests; 0 means 64 goroutines.
+	Concurrency int
+}
