@@ -1,0 +1,52 @@
+package sqlstore_test
+
+import (
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/go-sqlstore/sqlstore/internal/testdb"
+	"github.com/go-sqlstore/sqlstore/sqlstoretest"
+)
+
+// TestConformance runs the conformance suite on SQLite always, and on
+// PostgreSQL (lib/pq) and MariaDB/MySQL when their DSNs are set.
+func TestConformance(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			dsn := testdb.DSN(t, kind)
+			db := testdb.OpenDSN(t, kind, dsn)
+			sqlstoretest.Run(t, sqlstoretest.Config{
+				Name:           kind,
+				Open:           func(testing.TB) *sql.DB { return db },
+				OpenInTimeZone: inTimeZone(kind, dsn),
+			})
+		})
+	}
+}
+
+// inTimeZone opens pools whose database sessions use another time zone.
+func inTimeZone(kind, dsn string) func(t testing.TB, tz string) *sql.DB {
+	return func(t testing.TB, tz string) *sql.DB {
+		switch kind {
+		case "postgres", "pgx":
+			return testdb.OpenDSN(t, kind, testdb.WithParams(t, dsn, map[string]string{"timezone": tz}))
+		case "mysql":
+			loc, err := time.LoadLocation(tz)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, off := time.Now().In(loc).Zone()
+			off = min(off, 12*3600+45*60) // MariaDB accepts -12:59 to +13:00
+			sign := '+'
+			if off < 0 {
+				sign, off = '-', -off
+			}
+			offset := fmt.Sprintf("'%c%02d:%02d'", sign, off/3600, off%3600/60)
+			return testdb.OpenDSN(t, kind, testdb.WithParams(t, dsn, map[string]string{"time_zone": offset, "parseTime": "true", "loc": tz}))
+		}
+		return testdb.OpenDSN(t, kind, dsn) // SQLite has no session time zone
+	}
+}
