@@ -1,0 +1,512 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-sqlstore/sqlstore"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the command failed
+	exitUsage = 2 // the command line is wrong
+)
+
+// cli runs one command line. Its fields are what the tests replace.
+type cli struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	now            func() time.Time
+	// progress turns on the progress line of prune on stderr: on when
+	// stderr is a terminal.
+	progress bool
+	// progressAfter is how long a sweep runs before its progress shows,
+	// and progressEvery how often the line is redrawn.
+	progressAfter, progressEvery time.Duration
+}
+
+// run runs the command line args (without the program name) and returns the
+// exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := &cli{
+		stdout:        stdout,
+		stderr:        stderr,
+		getenv:        os.Getenv,
+		now:           time.Now,
+		progress:      isTerminal(stderr),
+		progressAfter: time.Second,
+		progressEvery: 200 * time.Millisecond,
+	}
+	return c.run(ctx, args)
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// usageError is a mistake in the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	args    string // synopsis of the arguments
+	flags   func(c *cli) (*flag.FlagSet, func(ctx context.Context) error)
+}
+
+func commands() []command {
+	return []command{
+		{"schema", "print the DDL that creates the table and its expiry index",
+			"-dialect postgres|mysql|sqlite [-schema S] [-table T] [-columns id,data,expiry] [-hashed-ids=true]", (*cli).schemaCmd},
+		{"migrate", "create the table and its expiry index if they are missing",
+			"-dsn DSN [-schema S] [-table T] [-columns id,data,expiry] [-timeout D]", (*cli).migrateCmd},
+		{"prune", "delete every expired session now, in batches",
+			"-dsn DSN [-batch N] [-schema S] [-table T] [-columns id,data,expiry] [-timeout D]", (*cli).pruneCmd},
+		{"stats", "print live and expired counts, oldest and newest expiry, table size",
+			"-dsn DSN [-json] [-schema S] [-table T] [-columns id,data,expiry] [-timeout D]", (*cli).statsCmd},
+	}
+}
+
+func findCommand(name string) (command, bool) {
+	for _, cmd := range commands() {
+		if cmd.name == name {
+			return cmd, true
+		}
+	}
+	return command{}, false
+}
+
+func (c *cli) usage(w io.Writer) {
+	fmt.Fprint(w, `sqlstore manages the session table of github.com/go-sqlstore/sqlstore.
+
+Usage:
+  sqlstore <command> [flags]
+
+Commands:
+`)
+	for _, cmd := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", cmd.name, cmd.summary)
+	}
+	fmt.Fprint(w, `
+The DSN is a URL: postgres://user:pass@host:5432/db?sslmode=disable,
+mysql://user:pass@host:3306/db or sqlite:path/to/file.db. Without -dsn,
+DATABASE_URL is used.
+
+Exit status: 0 on success, 1 on failure, 2 on a usage error.
+Run "sqlstore help <command>" or "sqlstore <command> -h" for its flags.
+`)
+}
+
+func (c *cli) commandUsage(w io.Writer, cmd command) {
+	fs, _ := cmd.flags(c)
+	fmt.Fprintf(w, "Usage: sqlstore %s %s\n\n%s.\n\nFlags:\n", cmd.name, cmd.args, upperFirst(cmd.summary))
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (c *cli) run(ctx context.Context, args []string) int {
+	if len(args) == 0 {
+		c.usage(c.stderr)
+		return exitUsage
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		if name == "help" && len(args) > 1 {
+			cmd, ok := findCommand(args[1])
+			if !ok {
+				return c.fail(name, usagef("unknown command %q; run \"sqlstore help\" for the list", args[1]))
+			}
+			c.commandUsage(c.stdout, cmd)
+			return exitOK
+		}
+		c.usage(c.stdout)
+		return exitOK
+	}
+	cmd, ok := findCommand(name)
+	if !ok {
+		return c.fail("", usagef("unknown command %q; run \"sqlstore help\" for the list", name))
+	}
+	fs, exec := cmd.flags(c)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			c.commandUsage(c.stdout, cmd)
+			return exitOK
+		}
+		return c.fail(name, usagef("%v (run \"sqlstore %s -h\" for its flags)", err, name))
+	}
+	if fs.NArg() > 0 {
+		return c.fail(name, usagef("unexpected argument %q (run \"sqlstore %s -h\" for its flags)", fs.Arg(0), name))
+	}
+	return c.fail(name, exec(ctx))
+}
+
+// fail prints err as one line on stderr and returns the exit status it
+// calls for.
+func (c *cli) fail(name string, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	msg := strings.Join(strings.Fields(err.Error()), " ") // one line
+	msg = strings.TrimPrefix(msg, "sqlstore: ")
+	var ue *usageError
+	if errors.As(err, &ue) && name != "" {
+		msg = name + ": " + msg
+	}
+	fmt.Fprintf(c.stderr, "sqlstore: %s\n", msg)
+	if ue != nil {
+		return exitUsage
+	}
+	return exitFail
+}
+
+// tableFlags are the flags naming the table, shared by every command.
+type tableFlags struct {
+	schema, table, columns string
+	hashedIDs              bool
+}
+
+func (f *tableFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.schema, "schema", "", "PostgreSQL schema, MySQL database or SQLite attached database of the table (default: the connection's own)")
+	fs.StringVar(&f.table, "table", sqlstore.DefaultTable, "table name")
+	fs.StringVar(&f.columns, "columns", strings.Join([]string{sqlstore.DefaultIDColumn, sqlstore.DefaultDataColumn, sqlstore.DefaultExpiryColumn}, ","),
+		"names of the id, data and expiry columns, comma-separated")
+	fs.BoolVar(&f.hashedIDs, "hashed-ids", true, "the id column holds hex SHA-256 hashes of the ids (the store's default; sets the id column's type)")
+}
+
+// options turns the flags into store options, checking the names the way the
+// store does, so that a bad name is a usage error before any connection.
+func (f *tableFlags) options() ([]sqlstore.Option, error) {
+	cols := strings.Split(f.columns, ",")
+	for i := range cols {
+		cols[i] = strings.TrimSpace(cols[i])
+	}
+	if len(cols) != 3 || cols[0] == "" || cols[1] == "" || cols[2] == "" {
+		return nil, usagef("-columns %q: want three names, id,data,expiry", f.columns)
+	}
+	if cols[0] == cols[1] || cols[0] == cols[2] || cols[1] == cols[2] {
+		return nil, usagef("-columns %q: the three names must differ", f.columns)
+	}
+	opts := []sqlstore.Option{
+		sqlstore.WithTable(f.table),
+		sqlstore.WithColumns(cols[0], cols[1], cols[2]),
+		sqlstore.WithHashedIDs(f.hashedIDs),
+	}
+	if f.schema != "" {
+		opts = append(opts, sqlstore.WithSchema(f.schema))
+	}
+	if _, err := sqlstore.CreateTableSQL(sqlstore.SQLite, opts...); err != nil {
+		return nil, &usageError{strings.TrimPrefix(err.Error(), "sqlstore: ")}
+	}
+	return opts, nil
+}
+
+// dbFlags are the flags of the commands that connect.
+type dbFlags struct {
+	tableFlags
+	dsn     string
+	timeout time.Duration
+}
+
+func (f *dbFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.dsn, "dsn", "", "database URL: postgres://..., mysql://... or sqlite:FILE (default: $DATABASE_URL)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "give up after this long, such as 30s or 5m (default: no limit)")
+	f.tableFlags.register(fs)
+}
+
+// open opens a store for the flags, with background pruning off. It returns
+// the context to use, cut at -timeout, and its cancel function.
+func (c *cli) open(ctx context.Context, f *dbFlags, extra ...sqlstore.Option) (*sqlstore.Store, error) {
+	opts, err := f.options()
+	if err != nil {
+		return nil, err
+	}
+	return sqlstore.Open(ctx, f.dsn, append(opts, append([]sqlstore.Option{sqlstore.WithPruneInterval(0)}, extra...)...)...)
+}
+
+// prepare checks the DSN and the names and applies -timeout to ctx.
+func (c *cli) prepare(ctx context.Context, f *dbFlags) (context.Context, context.CancelFunc, error) {
+	if f.dsn == "" {
+		f.dsn = c.getenv("DATABASE_URL")
+	}
+	if f.dsn == "" {
+		return nil, nil, usagef("no database: give -dsn or set DATABASE_URL")
+	}
+	if f.timeout < 0 {
+		return nil, nil, usagef("-timeout %v is negative", f.timeout)
+	}
+	if _, err := f.options(); err != nil {
+		return nil, nil, err
+	}
+	if f.timeout > 0 {
+		ctx, cancel := context.WithTimeout(ctx, f.timeout)
+		return ctx, cancel, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	return ctx, cancel, nil
+}
+
+// explain rewrites an error caused by the end of ctx: a signal or -timeout.
+func explain(ctx context.Context, f *dbFlags, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("timed out after -timeout %v: %w", f.timeout, err)
+	case errors.Is(ctx.Err(), context.Canceled):
+		return fmt.Errorf("interrupted: %w", err)
+	}
+	return err
+}
+
+// name describes the table for messages.
+func name(s *sqlstore.Store) string {
+	return s.Table().Qualified() + " (" + s.Dialect().Name() + ")"
+}
+
+// schemaCmd prints the DDL.
+func (c *cli) schemaCmd() (*flag.FlagSet, func(context.Context) error) {
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	var f tableFlags
+	dialect := fs.String("dialect", "", "postgres, mysql (also MariaDB) or sqlite (required)")
+	f.register(fs)
+	return fs, func(context.Context) error {
+		dialects := map[string]sqlstore.Dialect{
+			"postgres": sqlstore.Postgres, "postgresql": sqlstore.Postgres,
+			"mysql": sqlstore.MySQL, "mariadb": sqlstore.MySQL,
+			"sqlite": sqlstore.SQLite, "sqlite3": sqlstore.SQLite,
+		}
+		if *dialect == "" {
+			return usagef("-dialect is required: postgres, mysql or sqlite")
+		}
+		d, ok := dialects[strings.ToLower(*dialect)]
+		if !ok {
+			return usagef("-dialect %q: want postgres, mysql or sqlite", *dialect)
+		}
+		opts, err := f.options()
+		if err != nil {
+			return err
+		}
+		stmts, err := sqlstore.CreateTableSQL(d, opts...)
+		if err != nil {
+			return err
+		}
+		for _, s := range stmts {
+			if _, err := fmt.Fprintf(c.stdout, "%s;\n", s); err != nil {
+				return fmt.Errorf("writing the DDL: %w", err)
+			}
+		}
+		return nil
+	}
+}
+
+// migrateCmd creates the table and its index when they are missing, with
+// the store's own code (sqlstore.Open with WithCreateTable(true)).
+func (c *cli) migrateCmd() (*flag.FlagSet, func(context.Context) error) {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	var f dbFlags
+	f.register(fs)
+	return fs, func(ctx context.Context) (err error) {
+		ctx, cancel, err := c.prepare(ctx, &f)
+		if err != nil {
+			return err
+		}
+		defer cancel()
+		defer func() { err = explain(ctx, &f, err) }()
+
+		// First only check: a table already there is left alone, and a role
+		// without CREATE can run migrate as a check.
+		s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
+		if err == nil {
+			fmt.Fprintf(c.stdout, "table %s already present; nothing to do\n", name(s))
+			return s.Close()
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		s, err = c.open(ctx, &f, sqlstore.WithCreateTable(true))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "created table %s and index %s\n", name(s), s.Table().Index)
+		return s.Close()
+	}
+}
+
+// pruneCmd runs one full sweep.
+func (c *cli) pruneCmd() (*flag.FlagSet, func(context.Context) error) {
+	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
+	var f dbFlags
+	f.register(fs)
+	batch := fs.Int("batch", sqlstore.DefaultPruneBatchSize, "rows deleted per batch, each batch its own short transaction")
+	return fs, func(ctx context.Context) (err error) {
+		if *batch <= 0 {
+			return usagef("-batch %d is not positive", *batch)
+		}
+		ctx, cancel, err := c.prepare(ctx, &f)
+		if err != nil {
+			return err
+		}
+		defer cancel()
+		defer func() { err = explain(ctx, &f, err) }()
+
+		s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false), sqlstore.WithPruneBatchSize(*batch))
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+
+		start := c.now()
+		var shown, last time.Time
+		progress := func(total int64) {
+			if !c.progress {
+				return
+			}
+			now := c.now()
+			if now.Sub(start) < c.progressAfter || (!last.IsZero() && now.Sub(last) < c.progressEvery) {
+				return
+			}
+			last = now
+			if shown.IsZero() {
+				shown = now
+			}
+			fmt.Fprintf(c.stderr, "\rsqlstore: prune: %d expired sessions deleted so far (%v)  ", total, now.Sub(start).Round(time.Second))
+		}
+		n, err := s.PruneProgress(ctx, progress)
+		took := c.now().Sub(start)
+		if !shown.IsZero() {
+			fmt.Fprint(c.stderr, "\r\033[K") // erase the progress line
+		}
+		if err != nil {
+			if n > 0 {
+				return fmt.Errorf("%w (after deleting %d expired sessions)", err, n)
+			}
+			return err
+		}
+		fmt.Fprintf(c.stdout, "pruned %d expired sessions from %s in %v\n", n, name(s), roundDuration(took))
+		return s.Close()
+	}
+}
+
+// roundDuration keeps a duration readable: milliseconds below a minute,
+// seconds above.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Minute {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
+}
+
+// statsJSON is the -json output of stats.
+type statsJSON struct {
+	Dialect   string     `json:"dialect"`
+	Table     string     `json:"table"`
+	Live      int64      `json:"live"`
+	Expired   int64      `json:"expired"`
+	Oldest    *time.Time `json:"oldest_expiry"` // null on an empty table
+	Newest    *time.Time `json:"newest_expiry"`
+	SizeBytes *int64     `json:"size_bytes"` // null when the database does not say
+}
+
+// statsCmd prints the table's statistics.
+func (c *cli) statsCmd() (*flag.FlagSet, func(context.Context) error) {
+	fs := flag.NewFlagSet("stats", flag.ContinueOnError)
+	var f dbFlags
+	f.register(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
+	return fs, func(ctx context.Context) (err error) {
+		ctx, cancel, err := c.prepare(ctx, &f)
+		if err != nil {
+			return err
+		}
+		defer cancel()
+		defer func() { err = explain(ctx, &f, err) }()
+
+		s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		st, err := s.Stats(ctx)
+		if err != nil {
+			return err
+		}
+		out := statsJSON{Dialect: s.Dialect().Name(), Table: s.Table().Qualified(), Live: st.Live, Expired: st.Expired}
+		if !st.Oldest.IsZero() {
+			o, n := st.Oldest.UTC(), st.Newest.UTC()
+			out.Oldest, out.Newest = &o, &n
+		}
+		if size, err := s.TableSize(ctx); err == nil {
+			out.SizeBytes = &size
+		} else if ctx.Err() != nil {
+			return err
+		}
+
+		if *asJSON {
+			enc := json.NewEncoder(c.stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(out); err != nil {
+				return fmt.Errorf("writing the statistics: %w", err)
+			}
+			return s.Close()
+		}
+		when := func(t *time.Time) string {
+			if t == nil {
+				return "none (no sessions)"
+			}
+			return t.Format(time.RFC3339Nano)
+		}
+		size := "unknown"
+		if out.SizeBytes != nil {
+			size = fmt.Sprintf("%d bytes (%s)", *out.SizeBytes, humanBytes(*out.SizeBytes))
+		}
+		fmt.Fprintf(c.stdout, "table:    %s\nlive:     %d\nexpired:  %d\noldest:   %s\nnewest:   %s\nsize:     %s\n",
+			name(s), out.Live, out.Expired, when(out.Oldest), when(out.Newest), size)
+		return s.Close()
+	}
+}
+
+// humanBytes formats n bytes with a binary unit.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
