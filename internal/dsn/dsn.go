@@ -69,7 +69,7 @@ func Parse(dsn string) (driverName, driverDSN, dialect string, err error) {
 		}
 		return driverName, SQLite(driverName, dsn), "sqlite", nil
 	}
-	return "", "", "", fmt.Errorf("sqlstore: unsupported dsn %q: want postgres://, mysql://, sqlite: or file:", Redact(dsn))
+	return "", "", "", fmt.Errorf("sqlstore: unsupported dsn %q (want a postgres://, mysql://, sqlite: or file: URL)", Redact(dsn))
 }
 
 // MySQL turns mysql://user:pass@host:port/db?params into
