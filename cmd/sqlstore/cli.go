@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -179,11 +180,12 @@ func (c *cli) fail(name string, err error) int {
 		return exitOK
 	}
 	msg := strings.Join(strings.Fields(err.Error()), " ") // one line
-	msg = strings.TrimPrefix(msg, "sqlstore: ")
-	var ue *usageError
-	if errors.As(err, &ue) && name != "" {
+	msg = strings.ReplaceAll(msg, "sqlstore: ", "")       // the line starts with it once
+	if name != "" && !strings.HasPrefix(msg, name+": ") {
 		msg = name + ": " + msg
 	}
+	var ue *usageError
+	errors.As(err, &ue)
 	fmt.Fprintf(c.stderr, "sqlstore: %s\n", msg)
 	if ue != nil {
 		return exitUsage
@@ -226,8 +228,24 @@ func (f *tableFlags) options() ([]sqlstore.Option, error) {
 	if f.schema != "" {
 		opts = append(opts, sqlstore.WithSchema(f.schema))
 	}
-	if _, err := sqlstore.CreateTableSQL(sqlstore.SQLite, opts...); err != nil {
-		return nil, &usageError{strings.TrimPrefix(err.Error(), "sqlstore: ")}
+	// CreateTableSQL checks names as the store does; one name at a time, so
+	// that the error can name the flag.
+	for _, n := range []struct {
+		flag, value string
+		opt         sqlstore.Option
+	}{
+		{"-schema", f.schema, sqlstore.WithSchema(f.schema)},
+		{"-table", f.table, sqlstore.WithTable(f.table)},
+		{"-columns", cols[0], sqlstore.WithColumns(cols[0], "d", "e")},
+		{"-columns", cols[1], sqlstore.WithColumns("i", cols[1], "e")},
+		{"-columns", cols[2], sqlstore.WithColumns("i", "d", cols[2])},
+	} {
+		if n.flag == "-schema" && n.value == "" {
+			continue
+		}
+		if _, err := sqlstore.CreateTableSQL(sqlstore.SQLite, n.opt); err != nil {
+			return nil, usagef("%s %q: %v", n.flag, n.value, err)
+		}
 	}
 	return opts, nil
 }
@@ -245,8 +263,8 @@ func (f *dbFlags) register(fs *flag.FlagSet) {
 	f.tableFlags.register(fs)
 }
 
-// open opens a store for the flags, with background pruning off. It returns
-// the context to use, cut at -timeout, and its cancel function.
+// open opens a store for the flags with sqlstore.Open, with background
+// pruning off.
 func (c *cli) open(ctx context.Context, f *dbFlags, extra ...sqlstore.Option) (*sqlstore.Store, error) {
 	opts, err := f.options()
 	if err != nil {
@@ -290,9 +308,34 @@ func explain(ctx context.Context, f *dbFlags, err error) error {
 	return err
 }
 
-// name describes the table for messages.
-func name(s *sqlstore.Store) string {
-	return s.Table().Qualified() + " (" + s.Dialect().Name() + ")"
+// tableName returns the table's name, qualified with its schema: the -schema
+// flag, else the connection's own (PostgreSQL's current_schema(), MySQL's
+// database, SQLite's "main").
+func tableName(ctx context.Context, s *sqlstore.Store, f *dbFlags) string {
+	schema := f.schema
+	if schema == "" {
+		var cur sql.NullString
+		if err := s.DB().QueryRowContext(ctx, s.Dialect().CurrentSchema()).Scan(&cur); err == nil {
+			schema = cur.String
+		}
+	}
+	if schema == "" {
+		return f.table
+	}
+	return schema + "." + f.table
+}
+
+// describe names the table and its database for messages.
+func describe(ctx context.Context, s *sqlstore.Store, f *dbFlags) string {
+	return tableName(ctx, s, f) + " (" + s.Dialect().Name() + ")"
+}
+
+// plural returns "1 session" or "n sessions".
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // schemaCmd prints the DDL.
@@ -349,7 +392,7 @@ func (c *cli) migrateCmd() (*flag.FlagSet, func(context.Context) error) {
 		// without CREATE can run migrate as a check.
 		s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
 		if err == nil {
-			fmt.Fprintf(c.stdout, "table %s already present; nothing to do\n", name(s))
+			fmt.Fprintf(c.stdout, "table %s already present; nothing to do\n", describe(ctx, s, &f))
 			return s.Close()
 		}
 		if ctx.Err() != nil {
@@ -359,7 +402,7 @@ func (c *cli) migrateCmd() (*flag.FlagSet, func(context.Context) error) {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(c.stdout, "created table %s and index %s\n", name(s), s.Table().Index)
+		fmt.Fprintf(c.stdout, "created table %s and index %s\n", describe(ctx, s, &f), indexName(s))
 		return s.Close()
 	}
 }
@@ -410,18 +453,30 @@ func (c *cli) pruneCmd() (*flag.FlagSet, func(context.Context) error) {
 		}
 		if err != nil {
 			if n > 0 {
-				return fmt.Errorf("%w (after deleting %d expired sessions)", err, n)
+				return fmt.Errorf("%w (after deleting %s)", err, plural(n, "expired session"))
 			}
 			return err
 		}
-		fmt.Fprintf(c.stdout, "pruned %d expired sessions from %s in %v\n", n, name(s), roundDuration(took))
+		fmt.Fprintf(c.stdout, "pruned %s from %s in %v\n", plural(n, "expired session"), describe(ctx, s, &f), roundDuration(took))
 		return s.Close()
 	}
 }
 
-// roundDuration keeps a duration readable: milliseconds below a minute,
-// seconds above.
+// indexName returns the unquoted name of the store's expiry index.
+func indexName(s *sqlstore.Store) string {
+	q := s.Table().Index
+	if len(q) >= 2 {
+		return q[1 : len(q)-1] // names are letters, digits and underscores
+	}
+	return q
+}
+
+// roundDuration keeps a duration readable: microseconds below a
+// millisecond, milliseconds below a minute, seconds above.
 func roundDuration(d time.Duration) time.Duration {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
 	if d < time.Minute {
 		return d.Round(time.Millisecond)
 	}
@@ -462,7 +517,7 @@ func (c *cli) statsCmd() (*flag.FlagSet, func(context.Context) error) {
 		if err != nil {
 			return err
 		}
-		out := statsJSON{Dialect: s.Dialect().Name(), Table: s.Table().Qualified(), Live: st.Live, Expired: st.Expired}
+		out := statsJSON{Dialect: s.Dialect().Name(), Table: tableName(ctx, s, &f), Live: st.Live, Expired: st.Expired}
 		if !st.Oldest.IsZero() {
 			o, n := st.Oldest.UTC(), st.Newest.UTC()
 			out.Oldest, out.Newest = &o, &n
@@ -492,7 +547,7 @@ func (c *cli) statsCmd() (*flag.FlagSet, func(context.Context) error) {
 			size = fmt.Sprintf("%d bytes (%s)", *out.SizeBytes, humanBytes(*out.SizeBytes))
 		}
 		fmt.Fprintf(c.stdout, "table:    %s\nlive:     %d\nexpired:  %d\noldest:   %s\nnewest:   %s\nsize:     %s\n",
-			name(s), out.Live, out.Expired, when(out.Oldest), when(out.Newest), size)
+			out.Table+" ("+out.Dialect+")", out.Live, out.Expired, when(out.Oldest), when(out.Newest), size)
 		return s.Close()
 	}
 }
