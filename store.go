@@ -90,7 +90,14 @@ type queries struct {
 // UPDATE and DELETE on it can use the store. For SQLite, the pool should set
 // a busy timeout and WAL mode (see Open), or concurrent writers see
 // "database is locked".
-func New(ctx context.Context, db *sql.DB, opts ...Option) (*Store, error) {
+func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) {
+	defer func() {
+		// Some drivers (lib/pq) report a cancelled query their own way:
+		// keep the context's error in the chain, as the methods do.
+		if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w: %w", err, cerr)
+		}
+	}()
 	if db == nil {
 		return nil, errors.New("sqlstore: New: nil *sql.DB")
 	}
@@ -324,6 +331,11 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // Table returns the quoted names the store's statements use.
 func (s *Store) Table() Table { return s.t }
+
+// Now returns the time of the store's clock (WithClock), truncated to the
+// millisecond: the "now" of its expiry decisions. Adapters that turn a
+// max-age into an expiry start from it.
+func (s *Store) Now() time.Time { return s.now() }
 
 // CheckID returns ErrInvalidID, wrapped with the reason, unless id is 1 to
 // 255 bytes of printable ASCII.
