@@ -37,20 +37,19 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/gob"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/memo"
 )
 
 var _ sessions.Store = (*Store)(nil)
@@ -77,7 +76,7 @@ type Store struct {
 	Options *sessions.Options
 
 	s   *sqlstore.Store
-	mem memory
+	mem *memo.Memo
 
 	// hook, when set (by tests), is called with "set" or "touch" before the
 	// corresponding write.
@@ -101,7 +100,7 @@ func New(s *sqlstore.Store, keyPairs ...[]byte) *Store {
 			SameSite: http.SameSiteLaxMode,
 		},
 		s:   s,
-		mem: memory{max: DefaultMemory},
+		mem: memo.New(DefaultMemory),
 	}
 	st.MaxAge(DefaultMaxAge)
 	return st
@@ -150,7 +149,7 @@ func (st *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 		return session, fmt.Errorf("gorillastore: loading session %q: %w", name, err)
 	}
 	if !found {
-		st.mem.forget(id)
+		st.mem.Forget(id)
 		return session, nil
 	}
 	values, err := decode(data)
@@ -158,7 +157,7 @@ func (st *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 		session.IsNew = false
 		return session, fmt.Errorf("gorillastore: decoding session %q: %w", name, err)
 	}
-	st.mem.remember(id, data)
+	st.mem.Remember(id, data)
 	session.ID = id
 	session.Values = values
 	session.IsNew = false
@@ -177,7 +176,7 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.
 	name := session.Name()
 	if session.Options.MaxAge < 0 {
 		if session.ID != "" {
-			st.mem.forget(session.ID)
+			st.mem.Forget(session.ID)
 			if err := st.s.Delete(ctx, session.ID); err != nil {
 				return fmt.Errorf("gorillastore: deleting session %q: %w", name, err)
 			}
@@ -200,7 +199,7 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.
 	if session.Options.MaxAge > 0 {
 		expiry = st.s.Now().Add(time.Duration(session.Options.MaxAge) * time.Second)
 	}
-	if !session.IsNew && st.mem.same(session.ID, data) {
+	if !session.IsNew && st.mem.Same(session.ID, data) {
 		if st.hook != nil {
 			st.hook("touch")
 		}
@@ -210,11 +209,11 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.
 			st.hook("set")
 		}
 		if err = st.s.Set(ctx, session.ID, data, expiry); err == nil {
-			st.mem.remember(session.ID, data)
+			st.mem.Remember(session.ID, data)
 		}
 	}
 	if err != nil {
-		st.mem.forget(session.ID)
+		st.mem.Forget(session.ID)
 		return fmt.Errorf("gorillastore: saving session %q: %w", name, err)
 	}
 	encoded, err := securecookie.EncodeMulti(name, session.ID, st.Codecs...)
@@ -236,7 +235,7 @@ func (st *Store) RenewID(ctx context.Context, session *sessions.Session) error {
 		return ErrNotLoaded
 	}
 	if session.ID != "" {
-		st.mem.forget(session.ID)
+		st.mem.Forget(session.ID)
 		if err := st.s.Delete(ctx, session.ID); err != nil {
 			return fmt.Errorf("gorillastore: renewing the id of session %q: %w", session.Name(), err)
 		}
@@ -307,67 +306,4 @@ func decode(data []byte) (map[any]any, error) {
 		values[k] = d.Vals[i]
 	}
 	return values, nil
-}
-
-// memory remembers sha256(data) per sha256(session id) for at most max ids,
-// in two generations: when the current one is full it becomes the old one
-// and the former old one is dropped, so the least recently used go first.
-type memory struct {
-	mu       sync.Mutex
-	max      int
-	cur, old map[[sha256.Size]byte][sha256.Size]byte
-}
-
-func (m *memory) remember(id string, data []byte) {
-	k, v := sha256.Sum256([]byte(id)), sha256.Sum256(data)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.put(k, v)
-}
-
-// put stores v under k; m.mu is held.
-func (m *memory) put(k, v [sha256.Size]byte) {
-	if m.max <= 0 {
-		return
-	}
-	if m.cur == nil {
-		m.cur = make(map[[sha256.Size]byte][sha256.Size]byte)
-	}
-	if _, ok := m.cur[k]; !ok && len(m.cur) >= max(m.max/2, 1) {
-		m.old, m.cur = m.cur, make(map[[sha256.Size]byte][sha256.Size]byte)
-		if m.max < 2 {
-			m.old = nil
-		}
-	}
-	m.cur[k] = v
-	delete(m.old, k)
-}
-
-func (m *memory) forget(id string) {
-	k := sha256.Sum256([]byte(id))
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.cur, k)
-	delete(m.old, k)
-}
-
-// same reports whether data is what is remembered for id.
-func (m *memory) same(id string, data []byte) bool {
-	k, v := sha256.Sum256([]byte(id)), sha256.Sum256(data)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if h, ok := m.cur[k]; ok {
-		return h == v
-	}
-	if h, ok := m.old[k]; ok {
-		m.put(k, h)
-		return h == v
-	}
-	return false
-}
-
-func (m *memory) len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.cur) + len(m.old)
 }

@@ -51,12 +51,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/memo"
 )
 
 // Compile-time checks that Store is every kind of scs store.
@@ -81,7 +81,7 @@ var ErrStoredKey = errors.New("scsstore: token is a hashed key from All/Iterate;
 type Store struct {
 	s      *sqlstore.Store
 	hashed bool
-	mem    memory
+	mem    *memo.Memo
 
 	// hook, when set (by tests), is called with "set" or "touch" before the
 	// corresponding write.
@@ -101,13 +101,13 @@ func WithMemory(n int) Option {
 		if n < 0 {
 			n = 0
 		}
-		s.mem.max = n
+		s.mem = memo.New(n)
 	}
 }
 
 // New returns an scs store over s.
 func New(s *sqlstore.Store, opts ...Option) *Store {
-	st := &Store{s: s, mem: memory{max: DefaultMemory}}
+	st := &Store{s: s, mem: memo.New(DefaultMemory)}
 	for _, o := range opts {
 		o(st)
 	}
@@ -134,10 +134,10 @@ func (st *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error
 		return nil, false, fmt.Errorf("scsstore: find: %w", err)
 	}
 	if !found {
-		st.mem.forget(token)
+		st.mem.Forget(token)
 		return nil, false, nil
 	}
-	st.mem.remember(token, b)
+	st.mem.Remember(token, b)
 	return b, true, nil
 }
 
@@ -153,12 +153,12 @@ func (st *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry t
 	if st.isStoredKey(token) {
 		return ErrStoredKey
 	}
-	if st.mem.same(token, b) {
+	if st.mem.Same(token, b) {
 		if st.hook != nil {
 			st.hook("touch")
 		}
 		if err := st.s.Touch(ctx, token, expiry); err != nil {
-			st.mem.forget(token)
+			st.mem.Forget(token)
 			return fmt.Errorf("scsstore: commit: %w", err)
 		}
 		return nil
@@ -167,10 +167,10 @@ func (st *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry t
 		st.hook("set")
 	}
 	if err := st.s.Set(ctx, token, b, expiry); err != nil {
-		st.mem.forget(token)
+		st.mem.Forget(token)
 		return fmt.Errorf("scsstore: commit: %w", err)
 	}
-	st.mem.remember(token, b)
+	st.mem.Remember(token, b)
 	return nil
 }
 
@@ -185,7 +185,7 @@ func (st *Store) DeleteCtx(ctx context.Context, token string) error {
 	if st.isStoredKey(token) {
 		return ErrStoredKey
 	}
-	st.mem.forget(token)
+	st.mem.Forget(token)
 	if sqlstore.CheckID(token) != nil {
 		return nil
 	}
@@ -229,79 +229,6 @@ func (st *Store) isStoredKey(token string) bool {
 		}
 	}
 	return true
-}
-
-// memory remembers sha256(data) per sha256(token), for at most max tokens.
-// It keeps two generations: new entries go to cur, and when cur is full it
-// becomes old and a new cur starts, so the least recently used entries are
-// dropped and at most max entries are kept.
-type memory struct {
-	mu       sync.Mutex
-	max      int
-	cur, old map[[sha256.Size]byte][sha256.Size]byte
-}
-
-func (m *memory) remember(token string, data []byte) {
-	if m.max == 0 {
-		return
-	}
-	k, v := sha256.Sum256([]byte(token)), sha256.Sum256(data)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.put(k, v)
-}
-
-// put stores k under m.mu.
-func (m *memory) put(k, v [sha256.Size]byte) {
-	if m.cur == nil {
-		m.cur = make(map[[sha256.Size]byte][sha256.Size]byte)
-	}
-	if _, ok := m.cur[k]; !ok && len(m.cur) >= max(m.max/2, 1) {
-		// cur is full: it becomes old and the former old is dropped, so
-		// at most 2*(max/2) <= max tokens are kept (max for max == 1).
-		m.old, m.cur = m.cur, make(map[[sha256.Size]byte][sha256.Size]byte)
-		if m.max < 2 {
-			m.old = nil
-		}
-	}
-	m.cur[k] = v
-	delete(m.old, k)
-}
-
-func (m *memory) forget(token string) {
-	if m.max == 0 {
-		return
-	}
-	k := sha256.Sum256([]byte(token))
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.cur, k)
-	delete(m.old, k)
-}
-
-// same reports whether data is what is remembered for token.
-func (m *memory) same(token string, data []byte) bool {
-	if m.max == 0 {
-		return false
-	}
-	k, v := sha256.Sum256([]byte(token)), sha256.Sum256(data)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if h, ok := m.cur[k]; ok {
-		return h == v
-	}
-	if h, ok := m.old[k]; ok {
-		m.put(k, h) // used: keep it a generation longer
-		return h == v
-	}
-	return false
-}
-
-// len returns the number of remembered tokens.
-func (m *memory) len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.cur) + len(m.old)
 }
 
 // Codec is an scs.Codec that encodes a session with gob like scs.GobCodec,

@@ -578,81 +578,6 @@ func TestStoreContract(t *testing.T) {
 	})
 }
 
-func TestMemoryBounded(t *testing.T) {
-	for _, max := range []int{1, 2, 7, 100} {
-		m := memory{max: max}
-		for i := 0; i < 10*max+10; i++ {
-			m.remember(fmt.Sprint("tok", i), []byte{byte(i)})
-			if n := m.len(); n > max {
-				t.Fatalf("max %d: %d entries", max, n)
-			}
-		}
-		last := 10*max + 9
-		if !m.same(fmt.Sprint("tok", last), []byte{byte(last)}) {
-			t.Fatalf("max %d: the latest token was forgotten", max)
-		}
-		if m.same(fmt.Sprint("tok", last), []byte("other")) {
-			t.Fatalf("max %d: other data matched", max)
-		}
-		if m.same("tok0", []byte{0}) {
-			t.Fatalf("max %d: the oldest token was kept", max)
-		}
-	}
-	// A token in use survives a generation change.
-	m := memory{max: 10}
-	m.remember("hot", []byte("x"))
-	for i := 0; i < 100; i++ {
-		m.remember(fmt.Sprint("tok", i), nil)
-		if !m.same("hot", []byte("x")) {
-			t.Fatalf("a token used on every request was forgotten after %d others", i)
-		}
-	}
-	// A token not used for 7 other tokens (max 10) is still remembered (in
-	// the old generation), and is forgotten after max others.
-	m = memory{max: 10}
-	m.remember("idle", []byte("x"))
-	for i := 0; i < 7; i++ {
-		m.remember(fmt.Sprint("other", i), nil)
-	}
-	if !m.same("idle", []byte("x")) {
-		t.Fatal("a token was forgotten after 7 others (max 10)")
-	}
-	for i := 0; i < 10; i++ {
-		m.remember(fmt.Sprint("more", i), nil)
-	}
-	if m.same("idle", []byte("x")) {
-		t.Fatal("a token was kept after max others")
-	}
-	off := memory{}
-	off.remember("a", nil)
-	if off.same("a", nil) || off.len() != 0 {
-		t.Fatal("WithMemory(0) remembered")
-	}
-}
-
-func TestMemoryConcurrent(t *testing.T) {
-	m := memory{max: 64}
-	var wg sync.WaitGroup
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 500; i++ {
-				tok := fmt.Sprint("tok", (g*7+i)%100)
-				m.remember(tok, []byte(tok))
-				m.same(tok, []byte(tok))
-				if i%10 == 0 {
-					m.forget(tok)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if n := m.len(); n > 64 {
-		t.Fatalf("%d entries, max 64", n)
-	}
-}
-
 func TestWithMemory(t *testing.T) {
 	db := testdb.Open(t, "sqlite")
 	s, err := sqlstore.New(context.Background(), db, sqlstore.WithTable(testdb.Table(t, db)), sqlstore.WithPruneInterval(0))
@@ -660,8 +585,8 @@ func TestWithMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if st := New(s); st.mem.max != DefaultMemory {
-		t.Fatalf("default memory %d", st.mem.max)
+	if st := New(s); st.mem.Max() != DefaultMemory {
+		t.Fatalf("default memory %d", st.mem.Max())
 	}
 	st := New(s, WithMemory(0))
 	var ops []string
