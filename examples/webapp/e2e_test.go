@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/testdb"
+)
+
+// Bounds of every wait in the end-to-end test.
+const (
+	buildTimeout   = 5 * time.Minute  // go build of the app
+	browserTimeout = 3 * time.Minute  // the whole browser session of one database
+	stepTimeout    = 30 * time.Second // one browser step
+	startTimeout   = 30 * time.Second // the app printing its URL
+	stopTimeout    = 15 * time.Second // the app exiting after a signal
+)
+
+// TestBrowser drives the app in headless Chromium on each database: load,
+// count up, log in, restart the server process, reload (the session is still
+// there), log out (it is gone).
+func TestBrowser(t *testing.T) {
+	chromium := findChromium(t)
+	bin := buildApp(t)
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) { testBrowser(t, chromium, bin, kind) })
+	}
+}
+
+// findChromium returns the path of Chromium, or skips (fails under CI=true).
+func findChromium(t *testing.T) string {
+	t.Helper()
+	names := []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"}
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		names = []string{p}
+	}
+	for _, name := range names {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	testdb.Unavailable(t, "Chromium not found as %s: install the Debian packages chromium and chromium-driver, or set CHROMIUM to its path", strings.Join(names, ", "))
+	return ""
+}
+
+// buildApp builds the app once, with -race when the test runs with it.
+func buildApp(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "webapp")
+	args := []string{"build", "-o", bin}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), buildTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", append(args, ".")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func testBrowser(t *testing.T, chromium, bin, kind string) {
+	// The app's configuration and a DSN for the test's own look at the table.
+	dir := t.TempDir() // the app's working directory
+	env := cleanEnv()
+	var dsn, table, wantDB string
+	name := map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}[kind]
+	switch kind {
+	case "sqlite":
+		// No configuration at all: the default, sessions.db in the
+		// working directory, table "sessions".
+		dsn = "sqlite:" + filepath.Join(dir, sqlstore.DefaultSQLiteFile)
+		table = sqlstore.DefaultTable
+		wantDB = name + " (" + filepath.Join(dir, sqlstore.DefaultSQLiteFile) + ")"
+	default:
+		dsn = testdb.DSN(t, kind)
+		db := testdb.OpenDSN(t, kind, dsn) // skips (fails in CI) when unreachable
+		table = testdb.Name("webapp")
+		t.Cleanup(func() { testdb.Drop(t, db, table) })
+		env = append(env, "DATABASE_URL="+dsn, "SESSIONS_TABLE="+table)
+		wantDB = name + " (" + redact(dsn) + ")"
+	}
+
+	srv := startApp(t, bin, dir, env, "127.0.0.1:0")
+	if !strings.Contains(srv.output(), "sessions in "+wantDB) {
+		t.Errorf("the app's output does not say it uses %q:\n%s", wantDB, srv.output())
+	}
+
+	// The test reads the table directly to see what the browser cannot.
+	ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
+	defer cancel()
+	store, err := sqlstore.Open(ctx, dsn, sqlstore.WithTable(table), sqlstore.WithCreateTable(false), sqlstore.WithPruneInterval(0))
+	if err != nil {
+		t.Fatalf("opening the app's table: %v", err)
+	}
+	t.Cleanup(func() { store.Close() })
+	inDB := func(token string) bool {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
+		defer cancel()
+		_, found, err := store.Get(ctx, token)
+		if err != nil {
+			t.Fatalf("reading session from the table: %v", err)
+		}
+		return found
+	}
+
+	b := newBrowser(t, chromium)
+	home := srv.url
+
+	// Load, then reload: the counter counts up in one session.
+	b.do("load", chromedp.Navigate(home))
+	b.wantText("visits", "1")
+	b.wantText("database", name)
+	token0 := b.sessionCookie()
+	b.do("reload", chromedp.Reload())
+	b.wantText("visits", "2")
+	if tok := b.sessionCookie(); tok != token0 {
+		t.Errorf("the session token changed on reload: %q, then %q", token0, tok)
+	}
+	if !inDB(token0) {
+		t.Errorf("session %q is not in the table", token0)
+	}
+
+	// Log in: the name is stored, the token renewed, the old one deleted.
+	b.do("log in",
+		chromedp.SendKeys(chromedp.ID("name"), "alice"),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("user")),
+	)
+	b.wantText("user", "alice")
+	b.wantText("visits", "3")
+	token1 := b.sessionCookie()
+	if token1 == token0 {
+		t.Errorf("login did not renew the session token %q", token0)
+	}
+	if inDB(token0) || !inDB(token1) {
+		t.Errorf("after login: old token in the table %v (want false), new token %v (want true)", inDB(token0), inDB(token1))
+	}
+
+	// The sessions page counts the live sessions: this browser's only.
+	b.do("sessions page", chromedp.Navigate(home+"sessions"))
+	b.wantText("active", "1")
+	b.do("back home", chromedp.Navigate(home))
+	b.wantText("visits", "4")
+
+	// Kill the server without warning and start it again on the same
+	// address and database, then reload: the session is still there.
+	srv.kill()
+	srv = startApp(t, bin, dir, env, srv.addr)
+	b.do("reload after restart", chromedp.Reload())
+	b.wantText("user", "alice")
+	b.wantText("visits", "5")
+	if tok := b.sessionCookie(); tok != token1 {
+		t.Errorf("the session token changed across the restart: %q, then %q", token1, tok)
+	}
+
+	// Log out: the session is gone from the table, and the page starts a
+	// new one, logged out.
+	b.do("log out",
+		chromedp.Click(chromedp.ID("logout")),
+		chromedp.WaitVisible(chromedp.ID("login")),
+	)
+	b.wantText("visits", "1")
+	if runStep(b, "look for the user", chromedp.Evaluate[bool](`document.getElementById("user") !== null`)) {
+		t.Error("the user name is still shown after logout")
+	}
+	if tok := b.sessionCookie(); tok == token1 {
+		t.Error("the browser still has the logged-in session's token after logout")
+	}
+	if inDB(token1) {
+		t.Errorf("session %q is still in the table after logout", token1)
+	}
+
+	// SIGTERM: a graceful shutdown, exit status 0.
+	srv.stop()
+}
+
+// cleanEnv returns the environment without the app's own variables.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "DATABASE_URL", "SESSIONS_TABLE", "ADDR":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// process is a running app process.
+type process struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	addr   string // host:port it listens on
+	url    string // http://addr/
+	out    *syncBuffer
+	exited chan struct{} // closed when the process has exited
+	err    error         // of Wait, once exited is closed
+}
+
+var listening = regexp.MustCompile(`listening on http://(127\.0\.0\.1:[0-9]+)/`)
+
+// startApp starts the app on addr and waits until it listens. The process
+// is killed when the test ends.
+func startApp(t *testing.T, bin, dir string, env []string, addr string) *process {
+	t.Helper()
+	a := &process{t: t, out: &syncBuffer{}, exited: make(chan struct{})}
+	a.cmd = exec.Command(bin, "-addr", addr)
+	a.cmd.Dir, a.cmd.Env = dir, env
+	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	setPdeathsig(a.cmd) // the app dies with the test binary, even on a panic
+	if err := a.cmd.Start(); err != nil {
+		t.Fatalf("starting the app: %v", err)
+	}
+	go func() {
+		a.err = a.cmd.Wait()
+		close(a.exited)
+	}()
+	t.Cleanup(func() {
+		a.kill()
+		if t.Failed() {
+			t.Logf("output of the app (pid %d):\n%s", a.cmd.Process.Pid, a.out)
+		}
+	})
+
+	deadline := time.After(startTimeout)
+	for {
+		if m := listening.FindStringSubmatch(a.output()); m != nil {
+			a.addr, a.url = m[1], "http://"+m[1]+"/"
+			return a
+		}
+		select {
+		case <-a.exited:
+			t.Fatalf("the app exited before listening: %v\n%s", a.err, a.out)
+		case <-deadline:
+			t.Fatalf("the app did not print its URL within %v:\n%s", startTimeout, a.out)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (a *process) output() string { return a.out.String() }
+
+// kill kills the process, if it still runs, and waits for it.
+func (a *process) kill() {
+	select {
+	case <-a.exited:
+		return
+	default:
+	}
+	_ = a.cmd.Process.Kill()
+	select {
+	case <-a.exited:
+	case <-time.After(stopTimeout):
+		a.t.Errorf("the app (pid %d) did not exit within %v of SIGKILL", a.cmd.Process.Pid, stopTimeout)
+	}
+}
+
+// stop sends SIGTERM and checks that the app shuts down cleanly.
+func (a *process) stop() {
+	a.t.Helper()
+	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		a.t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-a.exited:
+	case <-time.After(stopTimeout):
+		a.t.Fatalf("the app did not exit within %v of SIGTERM", stopTimeout)
+	}
+	if a.err != nil {
+		a.t.Errorf("the app exited with %v after SIGTERM, want status 0", a.err)
+	}
+	if !strings.Contains(a.output(), "webapp: stopped") {
+		a.t.Errorf("the app did not report a clean stop:\n%s", a.output())
+	}
+}
+
+// browser is a headless Chromium with one tab.
+type browser struct {
+	t   *testing.T
+	ctx context.Context // the tab's
+}
+
+func newBrowser(t *testing.T, chromium string) *browser {
+	t.Helper()
+	// The browser lives at most browserTimeout; each step has its own
+	// bound. chromedp gives Chromium a fresh user data directory of its
+	// own, and removes it (with any leftover child process) on cancel.
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), browserTimeout)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+	)
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc() // waits for Chromium to exit
+		cancelTimeout()
+	})
+	// The first Run starts Chromium; it must not run under a step's
+	// timeout, which would close the browser when the step ends.
+	if err := chromedp.Do(tabCtx); err != nil {
+		t.Fatalf("starting Chromium %s: %v", chromium, err)
+	}
+	return &browser{t: t, ctx: tabCtx}
+}
+
+// do runs actions within stepTimeout.
+func (b *browser) do(step string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	runStep(b, step, chromedp.Steps(actions...))
+}
+
+// runStep runs an action that returns a value within stepTimeout.
+func runStep[T any](b *browser, step string, action chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, action)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w (%v)", err, stepTimeout)
+		}
+		b.t.Fatalf("browser step %q: %v", step, err)
+	}
+	return v
+}
+
+// wantText checks the text of the element with the id.
+func (b *browser) wantText(id, want string) {
+	b.t.Helper()
+	got := runStep(b, "read #"+id, chromedp.Text(chromedp.ID(id)))
+	if strings.TrimSpace(got) != want {
+		b.t.Errorf("#%s = %q, want %q", id, got, want)
+	}
+}
+
+// sessionCookie returns the session token the browser holds, "" if none,
+// and checks the cookie's attributes.
+func (b *browser) sessionCookie() string {
+	b.t.Helper()
+	res := runStep(b, "read cookies", func(ctx context.Context, t *chromedp.Target) (network.GetCookiesResult, error) {
+		return cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{})
+	})
+	for _, c := range res.Cookies {
+		if c.Name != "session" {
+			continue
+		}
+		if !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax {
+			b.t.Errorf("session cookie HttpOnly=%v SameSite=%q, want true and Lax", c.HTTPOnly, c.SameSite)
+		}
+		return c.Value
+	}
+	return ""
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
