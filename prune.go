@@ -118,6 +118,12 @@ func (s *Store) sweepOnce(ctx context.Context, wait bool, progress func(int64)) 
 	now := s.d.EncodeTime(s.now())
 	var total int64
 	for {
+		// A statement on a sql.Conn does not check its context before it
+		// runs, and lib/pq lets a quick one finish although the context
+		// ended: check between batches, so that Close stops a sweep at once.
+		if err := ctx.Err(); err != nil {
+			return total, s.wrap(ctx, "prune", err)
+		}
 		var n int64
 		err := s.retry(ctx, "prune", func() error {
 			res, err := stmt.ExecContext(ctx, now, s.cfg.pruneBatchSize)
@@ -150,10 +156,25 @@ func (s *Store) unlock(conn *sql.Conn) {
 	}
 }
 
+// maxBackoff caps the wait between two attempts of a write. With the default
+// 16 retries a write waits at most about 2.3 s in all (3.4 s at the jitter's
+// worst): long enough to outlast a burst of conflicts on one id through
+// every node of a Galera cluster, which 8 retries capped at 100 ms were not.
+const maxBackoff = 250 * time.Millisecond
+
 // retry runs a write, retrying transient conflicts (deadlocks, serialization
 // failures, Galera certification conflicts) with jittered exponential
-// backoff, at most WithMaxRetries times.
+// backoff, at most WithMaxRetries times. On SQLite the writes of one Store
+// run one at a time, in the order they came (see Store.writer).
 func (s *Store) retry(ctx context.Context, op string, f func() error) error {
+	if s.writer != nil {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return s.wrap(ctx, op, ctx.Err())
+		}
+	}
 	backoff := time.Millisecond
 	for attempt := 0; ; attempt++ {
 		err := f()
@@ -170,7 +191,7 @@ func (s *Store) retry(ctx context.Context, op string, f func() error) error {
 			return s.wrap(ctx, op, err)
 		case <-t.C:
 		}
-		backoff = min(2*backoff, 100*time.Millisecond)
+		backoff = min(2*backoff, maxBackoff)
 	}
 }
 

@@ -73,6 +73,12 @@ type Store struct {
 	once   sync.Once
 	err    error      // result of Close
 	sweep  sync.Mutex // one sweep at a time in this process
+	// writer holds one token per write in flight, on SQLite only: SQLite
+	// takes one writer at a time, and writers of one process that wait in its
+	// busy handler are served in no order, so under load one of them can wait
+	// out the busy timeout ("database is locked"). Queued here they are served
+	// in order, and only one connection of the process waits for the file lock.
+	writer chan struct{}
 }
 
 // queries holds the SQL of every operation, built once by the dialect.
@@ -134,6 +140,9 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 
 	d := cfg.dialect
 	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger}
+	if d.Name() == "sqlite" {
+		s.writer = make(chan struct{}, 1)
+	}
 	s.t = Table{
 		Name:      d.QuoteIdent(cfg.table),
 		Index:     d.QuoteIdent(indexName(cfg.table)),
