@@ -33,6 +33,9 @@ const (
 	MySQLEnv    = "SQLSTORE_MYSQL_DSN"
 )
 
+// MaxConns caps the pools OpenDSN opens to a server.
+const MaxConns = 12
+
 // Kinds lists the databases every feature is tested on.
 var Kinds = []string{"sqlite", "postgres", "mysql"}
 
@@ -116,6 +119,11 @@ func OpenDSN(t testing.TB, kind, dsnURL string) *sql.DB {
 		t.Fatalf("testdb: open %s: %v", kind, err)
 	}
 	t.Cleanup(func() { db.Close() })
+	if kind != "sqlite" {
+		// Many tests run at once against one server: stay well inside its
+		// connection limit (PostgreSQL's default is 100, MariaDB's 151).
+		db.SetMaxOpenConns(MaxConns)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
