@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"fmt"
 	"hash/fnv"
+	"slices"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -124,7 +126,57 @@ func validIdent(kind, name string) error {
 		}
 		return fmt.Errorf("sqlstore: %s name %q: character %q at byte %d is not allowed (use letters, digits and underscores, not starting with a digit)", kind, name, r, i)
 	}
+	if scripts := mixedScripts(name); scripts != nil {
+		return fmt.Errorf("sqlstore: %s name %q mixes letters of the scripts %s, the mark of a look-alike name", kind, name, strings.Join(scripts, ", "))
+	}
 	return nil
+}
+
+// scriptSets are the scripts one name may mix, as Japanese, Chinese and
+// Korean text mixes them with Latin (Unicode TS #39, highly restrictive).
+var scriptSets = [][]string{
+	{"Latin", "Han", "Hiragana", "Katakana"},
+	{"Latin", "Han", "Bopomofo"},
+	{"Latin", "Han", "Hangul"},
+}
+
+// mixedScripts returns the scripts of the letters of name when they are not
+// written together (such as Latin and Cyrillic, as in a "sessions" with a
+// Cyrillic "о"), else nil.
+func mixedScripts(name string) []string {
+	var seen []string
+	for _, r := range name {
+		s := scriptOf(r)
+		if s != "" && !slices.Contains(seen, s) {
+			seen = append(seen, s)
+		}
+	}
+	if len(seen) < 2 {
+		return nil
+	}
+	for _, set := range scriptSets {
+		if !slices.ContainsFunc(seen, func(s string) bool { return !slices.Contains(set, s) }) {
+			return nil
+		}
+	}
+	return seen
+}
+
+// scriptOf returns the Unicode script of r, or "" for the Common and
+// Inherited scripts that every script uses (digits, underscore, marks).
+func scriptOf(r rune) string {
+	if r < utf8.RuneSelf {
+		if unicode.IsLetter(r) {
+			return "Latin"
+		}
+		return ""
+	}
+	for name, table := range unicode.Scripts {
+		if name != "Common" && name != "Inherited" && unicode.Is(table, r) {
+			return name
+		}
+	}
+	return ""
 }
 
 // indexName derives the expiry index name from the table name, so that two

@@ -18,7 +18,7 @@ const (
 	DefaultPruneBatchSize = 1000
 	DefaultMaxDataSize    = 8 << 20 // 8 MiB: fits MariaDB's default 16 MiB max_allowed_packet
 	DefaultTouchThreshold = 5 * time.Second
-	DefaultMaxRetries     = 8
+	DefaultMaxRetries     = 16
 )
 
 // An Option configures a Store. Options are checked by New, which returns an
@@ -194,8 +194,8 @@ func WithTouchThreshold(d time.Duration) Option {
 
 // WithMaxRetries sets how many times a write that failed with a transient
 // conflict (a deadlock, a serialization failure, a Galera certification
-// conflict) is retried, with jittered exponential backoff. The default is 8;
-// zero turns retries off.
+// conflict) is retried, with jittered exponential backoff from 1 ms up to
+// 250 ms between attempts. The default is 16; zero turns retries off.
 func WithMaxRetries(n int) Option {
 	return func(c *config) {
 		if n < 0 {

@@ -88,9 +88,15 @@ func MySQL(dsn string) (string, error) {
 		}
 		b.WriteString("@")
 	}
-	q := u.Query()
-	if sock := q.Get("socket"); sock != "" {
-		q.Del("socket")
+	// Parameters pass on as written: the driver unescapes some (loc) but
+	// not others (the comma of charset=utf8mb4,utf8).
+	var params []string
+	for _, p := range strings.Split(u.RawQuery, "&") {
+		if k, _, _ := strings.Cut(p, "="); p != "" && k != "socket" {
+			params = append(params, p)
+		}
+	}
+	if sock := u.Query().Get("socket"); sock != "" {
 		b.WriteString("unix(" + sock + ")")
 	} else if u.Host != "" {
 		host := u.Host
@@ -100,8 +106,8 @@ func MySQL(dsn string) (string, error) {
 		b.WriteString("tcp(" + host + ")")
 	}
 	b.WriteString("/" + strings.TrimPrefix(u.Path, "/"))
-	if len(q) > 0 {
-		b.WriteString("?" + q.Encode())
+	if len(params) > 0 {
+		b.WriteString("?" + strings.Join(params, "&"))
 	}
 	return b.String(), nil
 }
@@ -118,9 +124,10 @@ func SQLite(driverName, dsn string) string {
 	if driverName == "sqlite3" { // mattn/go-sqlite3
 		busy, wal = fmt.Sprintf("_busy_timeout=%d", SQLiteBusyTimeout), "_journal_mode=WAL"
 	}
+	_, query, _ := strings.Cut(path, "?")
 	var params []string
 	for _, p := range []struct{ has, add string }{{"busy_timeout", busy}, {"journal_mode", wal}, {"_txlock", txlock}} {
-		if !strings.Contains(path, p.has) {
+		if !strings.Contains(query, p.has) {
 			params = append(params, p.add)
 		}
 	}
@@ -134,11 +141,30 @@ func SQLite(driverName, dsn string) string {
 	return path + sep + strings.Join(params, "&")
 }
 
-// Redact hides the password of a URL-shaped dsn.
+// Redact hides the password of a URL-shaped dsn, also of one that does not
+// parse as a URL.
 func Redact(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
+	if err == nil {
+		if u.User == nil {
+			return dsn
+		}
+		return u.Redacted()
+	}
+	// scheme://user:password@host...: the user info ends at the last @
+	// before the path.
+	scheme, rest, ok := strings.Cut(dsn, "://")
+	if !ok {
 		return dsn
 	}
-	return u.Redacted()
+	authority, path := rest, ""
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	at := strings.LastIndex(authority, "@")
+	user, _, hasPass := strings.Cut(authority[:max(at, 0)], ":")
+	if at < 0 || !hasPass {
+		return dsn
+	}
+	return scheme + "://" + user + ":xxxxx" + authority[at:] + path
 }

@@ -1,0 +1,416 @@
+package sqlstore_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/testdb"
+)
+
+// identHostile are schema, table and column names New must refuse before
+// any query runs, whatever the dialect.
+var identHostile = []struct{ why, name string }{
+	{"empty", ""},
+	{"double quote", `sess"ions`},
+	{"closing double quote", `sessions"`},
+	{"backtick", "sess`ions"},
+	{"single quote", "sess'ions"},
+	{"semicolon", "sessions;"},
+	{"injection", `"; DROP TABLE x; --`},
+	{"mysql injection", "`; DROP TABLE x; #"},
+	{"line comment", "sessions--"},
+	{"hash comment", "sessions#x"},
+	{"block comment", "sessions/*x*/"},
+	{"empty block comment", "/**/"},
+	{"space", "my sessions"},
+	{"trailing space", "sessions "},
+	{"NUL", "sessions\x00"},
+	{"newline", "sess\nions"},
+	{"tab", "sess\tions"},
+	{"carriage return", "sessions\r"},
+	{"dot", "public.sessions"},
+	{"parenthesis", "sessions()"},
+	{"dollar", "se$sions"},
+	{"placeholder", "sessions?"},
+	{"positional placeholder", "$1"},
+	{"percent verb", "sessions%s"},
+	{"backslash", `sess\ions`},
+	{"hyphen", "sess-ions"},
+	{"brackets", "[sessions]"},
+	{"leading digit", "1sessions"},
+	{"only digits", "123"},
+	{"64 bytes", strings.Repeat("s", 64)},
+	{"200 characters", strings.Repeat("s", 200)},
+	{"200 Unicode characters", strings.Repeat("é", 200)},
+	{"32 two-byte letters (64 bytes)", strings.Repeat("é", 32)},
+	{"invalid UTF-8", "sess\xffions"},
+	{"lone continuation byte", "\x80sessions"},
+	{"Cyrillic homoglyph", "ѕessions"},        // U+0455
+	{"Greek homoglyph", "sessiοns"},           // U+03BF
+	{"Cyrillic a homoglyph", "dаta"},          // U+0430
+	{"fullwidth semicolon", "sessions；"},      // U+FF1B
+	{"fullwidth quote", "sessions＂"},          // U+FF02
+	{"fullwidth grave", "sessions｀"},          // U+FF40
+	{"smart quotes", "“sessions”"},            // U+201C, U+201D
+	{"modifier apostrophe-like prime", "s′s"}, // U+2032
+	{"right-to-left mark", "sessions\u200f"},
+	{"right-to-left override", "\u202esnoisses"},
+	{"left-to-right embedding", "\u202asessions"},
+	{"zero-width space", "sess\u200bions"},
+	{"zero-width joiner", "sess\u200dions"},
+	{"byte order mark", "\ufeffsessions"},
+	{"combining accent", "sessione\u0301"},
+	{"emoji", "sessions😀"},
+	{"emoji only", "🔥"},
+	{"non-breaking space", "sess\u00a0ions"},
+	{"ideographic space", "セッション\u3000"},
+}
+
+// identPositions are where a name goes: each option, each column.
+var identPositions = []struct {
+	kind string
+	opt  func(name string) sqlstore.Option
+}{
+	{"schema", sqlstore.WithSchema},
+	{"table", sqlstore.WithTable},
+	{"id column", func(n string) sqlstore.Option { return sqlstore.WithColumns(n, "data", "expiry") }},
+	{"data column", func(n string) sqlstore.Option { return sqlstore.WithColumns("token", n, "expiry") }},
+	{"expiry column", func(n string) sqlstore.Option { return sqlstore.WithColumns("token", "data", n) }},
+}
+
+func TestIdentHostileRejected(t *testing.T) {
+	if len(identHostile) < 25 {
+		t.Fatalf("only %d hostile names", len(identHostile))
+	}
+	ctx := context.Background()
+	for _, c := range smDialects {
+		t.Run(c.name, func(t *testing.T) {
+			// A mock with no expectations: any query fails with the mock's
+			// own error, which the checks below would see.
+			db, mock := smMock(t)
+			for _, h := range identHostile {
+				for _, p := range identPositions {
+					_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d), p.opt(h.name))
+					if err == nil {
+						t.Errorf("New with %s %q (%s) succeeded", p.kind, h.name, h.why)
+						continue
+					}
+					if !strings.HasPrefix(err.Error(), "sqlstore: "+p.kind+" name") {
+						t.Errorf("New with %s %q (%s) = %q; want an error about the %s name", p.kind, h.name, h.why, err, p.kind)
+					}
+					smNoQuery(t, "New", err)
+					if _, err := sqlstore.CreateTableSQL(c.d, p.opt(h.name)); err == nil {
+						t.Errorf("CreateTableSQL with %s %q (%s) succeeded", p.kind, h.name, h.why)
+					}
+				}
+			}
+			smMet(t, mock)
+		})
+	}
+}
+
+// identClock is a store clock the test moves.
+type identClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *identClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *identClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// identPad pads prefix with s up to exactly n bytes (s is 1 or 2 bytes;
+// a 1-byte "x" fills an odd remainder).
+func identPad(prefix, s string, n int) string {
+	for len(prefix)+len(s) <= n {
+		prefix += s
+	}
+	for len(prefix) < n {
+		prefix += "x"
+	}
+	return prefix
+}
+
+// identNamespace creates a PostgreSQL schema or a MySQL database for the
+// test and drops it at the end; on SQLite it returns "" (the file is the
+// test's own).
+func identNamespace(t *testing.T, kind string, db *sql.DB) string {
+	t.Helper()
+	if kind == "sqlite" {
+		return ""
+	}
+	name := testdb.Name("ns")
+	drop := "DROP DATABASE IF EXISTS `" + name + "`"
+	create := "CREATE DATABASE `" + name + "`"
+	if kind == "postgres" {
+		drop = `DROP SCHEMA IF EXISTS "` + name + `" CASCADE`
+		create = `CREATE SCHEMA "` + name + `"`
+	}
+	if _, err := db.Exec(create); err != nil {
+		t.Fatalf("%s: %v", create, err)
+	}
+	t.Cleanup(func() {
+		if _, err := db.Exec(drop); err != nil {
+			t.Errorf("%s: %v", drop, err)
+		}
+	})
+	return name
+}
+
+// identOpen makes a store and drops its table when the test ends (after
+// Close).
+func identOpen(t *testing.T, db *sql.DB, clk *identClock, opts ...sqlstore.Option) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.New(context.Background(), db, append([]sqlstore.Option{
+		sqlstore.WithClock(clk.Now), sqlstore.WithPruneInterval(0),
+	}, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := db.Exec("DROP TABLE IF EXISTS " + s.Table().Qualified()); err != nil {
+			t.Errorf("drop %s: %v", s.Table().Qualified(), err)
+		}
+	})
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// identIndexes returns the names of the non-primary indexes of a table.
+func identIndexes(t *testing.T, kind string, db *sql.DB, schema, table string) []string {
+	t.Helper()
+	var q string
+	var args []any
+	switch kind {
+	case "postgres":
+		q = `SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid
+			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = COALESCE($1, current_schema()) AND c.relname = $2 AND NOT x.indisprimary`
+		args = []any{sql.NullString{String: schema, Valid: schema != ""}, table}
+	case "mysql":
+		q = `SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND index_name <> 'PRIMARY'`
+		args = []any{sql.NullString{String: schema, Valid: schema != ""}, table}
+	default:
+		q = `SELECT name FROM pragma_index_list(?) WHERE origin = 'c'`
+		args = []any{table}
+	}
+	rows, err := db.Query(q, args...)
+	if err != nil {
+		t.Fatalf("listing indexes: %v", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+// identCheckIndex checks that the table has exactly one index besides its
+// key, named after the table.
+func identCheckIndex(t *testing.T, kind string, db *sql.DB, schema, table string) string {
+	t.Helper()
+	ix := identIndexes(t, kind, db, schema, table)
+	if len(ix) != 1 {
+		t.Fatalf("table %q has indexes %q; want one expiry index", table, ix)
+	}
+	name := ix[0]
+	if len(table)+len("_expiry_idx") <= 63 && name != table+"_expiry_idx" {
+		t.Errorf("index of %q is %q; want %q", table, name, table+"_expiry_idx")
+	}
+	if len(name) > 63 || !utf8.ValidString(name) || !strings.HasSuffix(name, "_expiry_idx") {
+		t.Errorf("index of %q is %q (%d bytes); want at most 63 bytes of UTF-8 ending in _expiry_idx", table, name, len(name))
+	}
+	return name
+}
+
+// identExercise runs every operation through s on a real database.
+func identExercise(t *testing.T, s *sqlstore.Store, clk *identClock) {
+	t.Helper()
+	ctx := context.Background()
+	now := clk.Now()
+	if err := s.Set(ctx, "alpha", []byte("A\x00lpha"), now.Add(time.Hour)); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	if err := s.Set(ctx, "beta", []byte("beta"), now.Add(time.Second)); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	if data, found, err := s.Get(ctx, "alpha"); err != nil || !found || !bytes.Equal(data, []byte("A\x00lpha")) {
+		t.Fatalf("Get = %q, %v, %v", data, found, err)
+	}
+	if n, err := s.Count(ctx); err != nil || n != 2 {
+		t.Errorf("Count = %d, %v; want 2", n, err)
+	}
+	clk.Add(2 * time.Second) // beta expires
+	if _, found, err := s.Get(ctx, "beta"); err != nil || found {
+		t.Errorf("Get(expired) = %v, %v; want not found", found, err)
+	}
+	if n, err := s.Count(ctx); err != nil || n != 1 {
+		t.Errorf("Count = %d, %v; want 1", n, err)
+	}
+	moved := clk.Now().Add(2 * time.Hour).Truncate(time.Millisecond)
+	if err := s.Touch(ctx, "alpha", moved); err != nil {
+		t.Errorf("Touch: %v", err)
+	}
+	if err := s.Touch(ctx, "beta", moved); err != nil { // expired: not revived
+		t.Errorf("Touch(expired): %v", err)
+	}
+	var seen []string
+	err := s.Range(ctx, func(id string, data []byte, exp time.Time) bool {
+		seen = append(seen, id)
+		if id == s.Key("alpha") && (!exp.Equal(moved) || string(data) != "A\x00lpha") {
+			t.Errorf("Range: alpha has %q until %v; want until %v", data, exp, moved)
+		}
+		return true
+	})
+	if err != nil || len(seen) != 1 || seen[0] != s.Key("alpha") {
+		t.Errorf("Range = %v, saw %q; want only alpha's key", err, seen)
+	}
+	if n, err := s.Prune(ctx); err != nil || n != 1 {
+		t.Errorf("Prune = %d, %v; want 1 (beta)", n, err)
+	}
+	if st, err := s.Stats(ctx); err != nil || st.Live != 1 || st.Expired != 0 || !st.Newest.Equal(moved) {
+		t.Errorf("Stats = %+v, %v; want 1 live until %v", st, err, moved)
+	}
+	if err := s.Delete(ctx, "alpha"); err != nil {
+		t.Errorf("Delete: %v", err)
+	}
+	if _, found, err := s.Get(ctx, "alpha"); err != nil || found {
+		t.Errorf("Get(deleted) = %v, %v", found, err)
+	}
+	if n, err := s.Count(ctx); err != nil || n != 0 {
+		t.Errorf("Count = %d, %v; want 0", n, err)
+	}
+}
+
+func TestIdentQuotedNamesEndToEnd(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			db := testdb.Open(t, kind)
+			ns := identNamespace(t, kind, db)
+			long := identPad(testdb.Name("t"), "x", 63)
+			longUnicode := identPad(testdb.Name("s"), "é", 63)
+			cases := []struct {
+				name         string
+				schema       string
+				table        string
+				id, data, ex string
+			}{
+				{"reserved columns", "", testdb.Name("select"), "select", "order", "group"},
+				{"reserved columns 2", "", testdb.Name("from"), "user", "table", "limit"},
+				// On SQLite ns is "" and the fixed names are safe: the file is the test's own.
+				{"reserved table in a schema", ns, "table", "key", "value", "when"},
+				{"reserved table 2", ns, "user", "token", "data", "expiry"},
+				{"mixed case", "", testdb.Name("MySessions"), "Token", "Data", "ExpiresAt"},
+				{"Portuguese", "", testdb.Name("sessões"), "chave", "dados", "expiração"},
+				{"Japanese", "", testdb.Name("セッション"), "トークン", "データ", "有効期限"},
+				{"63 bytes", "", long, "token", "data", "expiry"},
+				{"63 bytes Unicode", "", longUnicode, "token", "data", "expiry"},
+			}
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					clk := &identClock{now: time.Now().Truncate(time.Millisecond)}
+					opts := []sqlstore.Option{sqlstore.WithTable(tc.table), sqlstore.WithColumns(tc.id, tc.data, tc.ex)}
+					if tc.schema != "" {
+						opts = append(opts, sqlstore.WithSchema(tc.schema))
+					}
+					s := identOpen(t, db, clk, opts...)
+					identCheckIndex(t, kind, db, tc.schema, tc.table)
+					identExercise(t, s, clk)
+					// A second New on the existing table runs no DDL and works.
+					s2 := identOpen(t, db, clk, append(opts, sqlstore.WithCreateTable(false))...)
+					if err := s2.Set(context.Background(), "gamma", []byte("g"), time.Time{}); err != nil {
+						t.Errorf("Set through a second store: %v", err)
+					}
+					if data, found, err := s.Get(context.Background(), "gamma"); err != nil || !found || string(data) != "g" {
+						t.Errorf("Get of the second store's session = %q, %v, %v", data, found, err)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestIdentTwoStoresCoexist(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			db := testdb.Open(t, kind)
+			ctx := context.Background()
+			clk := &identClock{now: time.Now().Truncate(time.Millisecond)}
+			// Two ordinary names, and two 63-byte names alike in their first
+			// 62 bytes, whose index names are shortened.
+			prefix := identPad(testdb.Name("t"), "x", 62)
+			tables := []string{testdb.Name("a"), testdb.Name("b"), prefix + "1", prefix + "2"}
+			var stores []*sqlstore.Store
+			indexes := map[string]string{}
+			for _, table := range tables {
+				s := identOpen(t, db, clk, sqlstore.WithTable(table))
+				ix := identCheckIndex(t, kind, db, "", table)
+				if other, dup := indexes[ix]; dup {
+					t.Errorf("tables %q and %q share the index name %q", other, table, ix)
+				}
+				indexes[ix] = table
+				stores = append(stores, s)
+			}
+			for i, s := range stores {
+				if err := s.Set(ctx, "same-id", []byte(fmt.Sprint("store ", i)), time.Time{}); err != nil {
+					t.Fatalf("Set in store %d: %v", i, err)
+				}
+				if err := s.Set(ctx, "short", []byte("x"), clk.Now().Add(time.Second)); err != nil {
+					t.Fatalf("Set in store %d: %v", i, err)
+				}
+			}
+			if err := stores[0].Delete(ctx, "same-id"); err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(2 * time.Second)
+			if n, err := stores[1].Prune(ctx); err != nil || n != 1 {
+				t.Errorf("Prune of store 1 = %d, %v; want 1", n, err)
+			}
+			for i, s := range stores {
+				data, found, err := s.Get(ctx, "same-id")
+				if i == 0 {
+					if err != nil || found {
+						t.Errorf("store 0 after its Delete: %q, %v, %v", data, found, err)
+					}
+					continue
+				}
+				if want := fmt.Sprint("store ", i); err != nil || !found || string(data) != want {
+					t.Errorf("store %d Get = %q, %v, %v; want %q", i, data, found, err, want)
+				}
+				st, err := s.Stats(ctx)
+				wantExpired := int64(1)
+				if i == 1 {
+					wantExpired = 0 // pruned
+				}
+				if err != nil || st.Live != 1 || st.Expired != wantExpired {
+					t.Errorf("store %d Stats = %+v, %v; want 1 live, %d expired", i, st, err, wantExpired)
+				}
+			}
+		})
+	}
+}
