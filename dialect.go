@@ -121,6 +121,9 @@ func validIdent(kind, name string) error {
 		return fmt.Errorf("sqlstore: %s name %q is not valid UTF-8", kind, name)
 	}
 	for i, r := range name {
+		if r > 0xFFFF {
+			return fmt.Errorf("sqlstore: %s name %q: character %q at byte %d is outside the Basic Multilingual Plane, which MySQL identifiers cannot hold", kind, name, r, i)
+		}
 		if r == '_' || unicode.IsLetter(r) || (i > 0 && unicode.IsDigit(r)) {
 			continue
 		}

@@ -22,7 +22,9 @@ const SQLiteBusyTimeout = 10000
 // driverImports names, per dialect, the database/sql driver names accepted,
 // in order of preference, and the import that registers each.
 var driverImports = map[string][][2]string{
-	"postgres": {{"postgres", "github.com/lib/pq"}, {"pgx", "github.com/jackc/pgx/v5/stdlib"}},
+	// pgx first: lib/pq cannot interrupt a call to a server that stopped
+	// answering, whatever its context says.
+	"postgres": {{"pgx", "github.com/jackc/pgx/v5/stdlib"}, {"postgres", "github.com/lib/pq"}},
 	"mysql":    {{"mysql", "github.com/go-sql-driver/mysql"}},
 	"sqlite":   {{"sqlite", "modernc.org/sqlite"}, {"sqlite3", "github.com/mattn/go-sqlite3"}},
 }

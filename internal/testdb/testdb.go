@@ -104,14 +104,17 @@ func WithParams(t testing.TB, dsnURL string, params map[string]string) string {
 }
 
 // OpenDSN opens and pings a pool for a URL DSN, closed when the test ends.
-// kind "pgx" opens a PostgreSQL DSN with pgx's driver instead of lib/pq.
+// Kind "postgres" opens a PostgreSQL DSN with lib/pq, kind "pgx" with pgx.
 func OpenDSN(t testing.TB, kind, dsnURL string) *sql.DB {
 	t.Helper()
 	driverName, driverDSN, _, err := dsn.Parse(dsnURL)
 	if err != nil {
 		t.Fatalf("testdb: %v", err)
 	}
-	if kind == "pgx" {
+	switch kind {
+	case "postgres":
+		driverName = "postgres" // lib/pq, which Open would pass over for pgx
+	case "pgx":
 		driverName = "pgx"
 	}
 	db, err := sql.Open(driverName, driverDSN)
