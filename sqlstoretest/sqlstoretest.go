@@ -36,4 +36,8 @@ type Config struct {
 	Options []sqlstore.Option
 	// Concurrency scales the concurrency tests; 0 means 64 goroutines.
 	Concurrency int
+	// MaxDataSize is the largest payload the database takes in one row,
+	// given to the stores as WithMaxDataSize; 0 means the store's default
+	// (8 MiB). TiDB, whose rows stop at 6 MiB, sets less.
+	MaxDataSize int
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -171,6 +172,11 @@ func Run(t *testing.T, cfg Config) {
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 64
 	}
+	if cfg.MaxDataSize == 0 {
+		cfg.MaxDataSize = sqlstore.DefaultMaxDataSize
+	} else {
+		cfg.Options = append(slices.Clip(cfg.Options), sqlstore.WithMaxDataSize(cfg.MaxDataSize))
+	}
 	tests := []struct {
 		name string
 		fn   func(*testing.T, Config)
@@ -256,16 +262,19 @@ func testBinarySafe(t *testing.T, cfg Config) {
 func testLargePayloads(t *testing.T, cfg Config) {
 	e := newEnv(t, cfg)
 	s := e.store()
-	for _, n := range []int{1, 1 << 10, 64<<10 + 1, 1 << 20, 8 << 20} {
+	for _, n := range []int{1, 1 << 10, 64<<10 + 1, 1 << 20, cfg.MaxDataSize} {
+		if n > cfg.MaxDataSize {
+			continue
+		}
 		data := make([]byte, n)
 		_, _ = rand.Read(data)
 		id := fmt.Sprintf("big-%d", n)
 		mustSet(t, s, id, data, base.Add(time.Hour))
 		wantGet(t, s, id, data)
 	}
-	err := s.Set(ctx(t), "too-big", make([]byte, 8<<20+1), base.Add(time.Hour))
+	err := s.Set(ctx(t), "too-big", make([]byte, cfg.MaxDataSize+1), base.Add(time.Hour))
 	if !errors.Is(err, sqlstore.ErrDataTooLarge) {
-		t.Fatalf("Set(8 MiB + 1) = %v, want ErrDataTooLarge", err)
+		t.Fatalf("Set(MaxDataSize + 1) = %v, want ErrDataTooLarge", err)
 	}
 	wantGet(t, s, "too-big", nil)
 }
