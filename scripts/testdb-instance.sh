@@ -68,6 +68,25 @@ signal_tree() {
 	for c in $(children "$pid"); do kill "-$sig" "$c" 2>/dev/null || true; done
 }
 
+# wait_stopped PID: SIGSTOP is asynchronous; wait until every thread of PID
+# is stopped (state T), so that no query sent after "pause" gets an answer.
+wait_stopped() {
+	local pid=$1 st running
+	for _ in $(seq 100); do
+		running=
+		for st in /proc/"$pid"/task/*/stat; do
+			[ -r "$st" ] || continue
+			case "$(sed 's/^.*) //' "$st" | cut -d' ' -f1)" in
+			T | t) ;;
+			*) running=1 ;;
+			esac
+		done
+		[ -z "$running" ] && return 0
+		sleep 0.05
+	done
+	die "process $pid did not stop"
+}
+
 need_dir() { [ -n "$dir" ] || die "$cmd $kind needs DIR"; }
 
 case "$kind" in
@@ -99,7 +118,13 @@ postgres)
 	pause | resume)
 		need_dir
 		pid=$(head -n1 "$dir/data/postmaster.pid")
-		if [ "$cmd" = pause ]; then signal_tree STOP "$pid"; else signal_tree CONT "$pid"; fi
+		if [ "$cmd" = pause ]; then
+			signal_tree STOP "$pid"
+			wait_stopped "$pid"
+			for c in $(children "$pid"); do wait_stopped "$c"; done
+		else
+			signal_tree CONT "$pid"
+		fi
 		;;
 	destroy)
 		need_dir
@@ -169,7 +194,12 @@ mariadb | mysql)
 	pause | resume)
 		need_dir
 		pid=$(cat "$pidfile")
-		if [ "$cmd" = pause ]; then kill -STOP "$pid"; else kill -CONT "$pid"; fi
+		if [ "$cmd" = pause ]; then
+			kill -STOP "$pid"
+			wait_stopped "$pid"
+		else
+			kill -CONT "$pid"
+		fi
 		;;
 	destroy)
 		need_dir
