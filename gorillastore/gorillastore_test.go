@@ -24,28 +24,10 @@ import (
 
 const cookieName = "session"
 
-// clock is real time plus an offset the test advances.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
-}
-
 type env struct {
 	t   *testing.T
 	sql *sqlstore.Store
-	clk *clock
+	clk *testdb.OffsetClock
 	mu  sync.Mutex
 	ops []string
 }
@@ -62,7 +44,7 @@ func eachKind(t *testing.T, fn func(t *testing.T, kind string)) {
 func newEnv(t *testing.T, kind string, opts ...sqlstore.Option) *env {
 	t.Helper()
 	db := testdb.Open(t, kind)
-	e := &env{t: t, clk: &clock{}}
+	e := &env{t: t, clk: &testdb.OffsetClock{}}
 	s, err := sqlstore.New(context.Background(), db, append([]sqlstore.Option{
 		sqlstore.WithTable(testdb.Table(t, db)), sqlstore.WithClock(e.clk.Now), sqlstore.WithPruneInterval(0),
 	}, opts...)...)

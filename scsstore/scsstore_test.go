@@ -23,30 +23,12 @@ import (
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
 
-// clock is real time plus an offset the test advances.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.off += d
-}
-
 // env is one database kind's store, adapter, manager and test server.
 type env struct {
 	t    *testing.T
 	sql  *sqlstore.Store
 	st   *Store
-	clk  *clock
+	clk  *testdb.OffsetClock
 	mgr  *scs.SessionManager
 	srv  *httptest.Server
 	mu   sync.Mutex
@@ -58,7 +40,7 @@ func newEnv(t *testing.T, kind string, configure func(*scs.SessionManager), opts
 	t.Helper()
 	db := testdb.Open(t, kind)
 	table := testdb.Table(t, db)
-	e := &env{t: t, clk: &clock{}, kind: kind}
+	e := &env{t: t, clk: &testdb.OffsetClock{}, kind: kind}
 	s, err := sqlstore.New(context.Background(), db, append([]sqlstore.Option{
 		sqlstore.WithTable(table), sqlstore.WithClock(e.clk.Now), sqlstore.WithPruneInterval(0),
 	}, opts...)...)

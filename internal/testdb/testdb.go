@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,4 +165,25 @@ func Drop(t testing.TB, db *sql.DB, table string) {
 	if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+table); err != nil {
 		t.Errorf("testdb: drop table %s: %v", table, err)
 	}
+}
+
+// OffsetClock is real time plus an offset the test advances: for tests where
+// a session manager reads real time and the store reads this clock.
+type OffsetClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+// Now returns real time plus the offset.
+func (c *OffsetClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+// Add moves the clock by d.
+func (c *OffsetClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
 }
