@@ -34,19 +34,26 @@ func inTimeZone(kind, dsn string) func(t testing.TB, tz string) *sql.DB {
 		case "postgres", "pgx":
 			return testdb.OpenDSN(t, kind, testdb.WithParams(t, dsn, map[string]string{"timezone": tz}))
 		case "mysql":
-			loc, err := time.LoadLocation(tz)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, off := time.Now().In(loc).Zone()
-			off = min(off, 12*3600+45*60) // MariaDB accepts -12:59 to +13:00
-			sign := '+'
-			if off < 0 {
-				sign, off = '-', -off
-			}
-			offset := fmt.Sprintf("'%c%02d:%02d'", sign, off/3600, off%3600/60)
-			return testdb.OpenDSN(t, kind, testdb.WithParams(t, dsn, map[string]string{"time_zone": offset, "parseTime": "true", "loc": tz}))
+			return testdb.OpenDSN(t, kind, testdb.WithParams(t, dsn, mysqlZoneParams(t, tz)))
 		}
 		return testdb.OpenDSN(t, kind, dsn) // SQLite has no session time zone
 	}
+}
+
+// mysqlZoneParams returns the DSN parameters of a MySQL session in time zone
+// tz: its offset now as the session time_zone (named zones need the server's
+// time-zone tables), and parseTime with loc set to tz.
+func mysqlZoneParams(t testing.TB, tz string) map[string]string {
+	t.Helper()
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, off := time.Now().In(loc).Zone()
+	off = min(off, 12*3600+45*60) // MariaDB accepts -12:59 to +13:00
+	sign := '+'
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	return map[string]string{"time_zone": fmt.Sprintf("'%c%02d:%02d'", sign, off/3600, off%3600/60), "parseTime": "true", "loc": tz}
 }

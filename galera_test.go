@@ -119,25 +119,6 @@ func nodePools(t testing.TB, dsns []string, params map[string]string) []*sql.DB 
 
 func syncWait(v string) map[string]string { return map[string]string{"wsrep_sync_wait": v} }
 
-// mysqlZoneParams returns the DSN parameters of a session in time zone tz,
-// as conformance_test.go's inTimeZone sets them for one server.
-func mysqlZoneParams(t testing.TB, tz string) map[string]string {
-	t.Helper()
-	loc, err := time.LoadLocation(tz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, off := time.Now().In(loc).Zone()
-	off = min(off, 12*3600+45*60) // MariaDB accepts -12:59 to +13:00
-	sign := '+'
-	if off < 0 {
-		sign, off = '-', -off
-	}
-	return map[string]string{
-		"time_zone": fmt.Sprintf("'%c%02d:%02d'", sign, off/3600, off%3600/60),
-		"parseTime": "true", "loc": tz, "wsrep_sync_wait": galeraSyncWait,
-	}
-}
 
 // TestGaleraConformance runs the conformance suite with the pool spread over
 // every node of the cluster: consecutive statements of one test run on
@@ -172,7 +153,9 @@ func TestGaleraConformance(t *testing.T) {
 		Name: "galera",
 		Open: func(testing.TB) *sql.DB { return db },
 		OpenInTimeZone: func(t testing.TB, tz string) *sql.DB {
-			return galeraPool(t, dsns, mysqlZoneParams(t, tz))
+			params := mysqlZoneParams(t, tz)
+			params["wsrep_sync_wait"] = galeraSyncWait
+			return galeraPool(t, dsns, params)
 		},
 	})
 }
