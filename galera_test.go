@@ -119,7 +119,6 @@ func nodePools(t testing.TB, dsns []string, params map[string]string) []*sql.DB 
 
 func syncWait(v string) map[string]string { return map[string]string{"wsrep_sync_wait": v} }
 
-
 // TestGaleraConformance runs the conformance suite with the pool spread over
 // every node of the cluster: consecutive statements of one test run on
 // different nodes.
