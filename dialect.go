@@ -83,6 +83,15 @@ type Dialect interface {
 	DecodeTime(v any) (time.Time, error)
 }
 
+// SerialWriter is an optional interface of a Dialect whose database takes
+// one writer at a time, as SQLite does. A Store over such a dialect queues
+// its own writes, in arrival order, instead of letting them wait in the
+// driver's busy handler, which serves waiters in no order and so can time one
+// out ("database is locked") under load.
+type SerialWriter interface {
+	SerialWrites() bool
+}
+
 // Table names the session table for a Dialect. Every identifier is already
 // validated and quoted by the dialect's QuoteIdent.
 type Table struct {

@@ -17,6 +17,9 @@ type sqlite struct{}
 
 func (sqlite) Name() string { return "sqlite" }
 
+// SerialWrites is true: SQLite takes one writer at a time (see SerialWriter).
+func (sqlite) SerialWrites() bool { return true }
+
 func (sqlite) QuoteIdent(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }

@@ -73,11 +73,9 @@ type Store struct {
 	once   sync.Once
 	err    error      // result of Close
 	sweep  sync.Mutex // one sweep at a time in this process
-	// writer holds one token per write in flight, on SQLite only: SQLite
-	// takes one writer at a time, and writers of one process that wait in its
-	// busy handler are served in no order, so under load one of them can wait
-	// out the busy timeout ("database is locked"). Queued here they are served
-	// in order, and only one connection of the process waits for the file lock.
+	// writer holds the one write in flight when the dialect is a
+	// SerialWriter (SQLite): queued here, writes are served in order, and
+	// only one connection of the process waits for the file lock.
 	writer chan struct{}
 }
 
@@ -140,7 +138,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 
 	d := cfg.dialect
 	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger}
-	if d.Name() == "sqlite" {
+	if sw, ok := d.(SerialWriter); ok && sw.SerialWrites() {
 		s.writer = make(chan struct{}, 1)
 	}
 	s.t = Table{
