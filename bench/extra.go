@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sqlstore/sqlstore"
+)
+
+// phased runs the mixed workload on n goroutines, recording each operation
+// in the histograms of the phase it started in, until phase 2.
+type phased struct {
+	phase atomic.Int32
+	ws    []*pworker
+	wg    sync.WaitGroup
+}
+
+type pworker struct {
+	get, wr  [2]hist
+	ops      [2]int64
+	errs     int64
+	firstErr error
+}
+
+func startMixed(ctx context.Context, st store, ks *keyset, n int) *phased {
+	p := &phased{}
+	for i := 0; i < n; i++ {
+		w := &pworker{}
+		p.ws = append(p.ws, w)
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))
+			for ctx.Err() == nil {
+				ph := p.phase.Load()
+				if ph >= 2 {
+					return
+				}
+				d, isGet, err := mixedOp(ctx, st, ks, rng)
+				w.ops[ph]++
+				if isGet {
+					w.get[ph].record(d)
+				} else {
+					w.wr[ph].record(d)
+				}
+				if err != nil {
+					w.errs++
+					if w.firstErr == nil {
+						w.firstErr = err
+					}
+				}
+			}
+		}()
+	}
+	return p
+}
+
+// stop ends the run and returns the merged histograms and counts.
+func (p *phased) stop() (get, wr [2]hist, ops [2]int64, errs int64, firstErr error) {
+	p.phase.Store(2)
+	p.wg.Wait()
+	for _, w := range p.ws {
+		for i := 0; i < 2; i++ {
+			get[i].merge(&w.get[i])
+			wr[i].merge(&w.wr[i])
+			ops[i] += w.ops[i]
+		}
+		errs += w.errs
+		if firstErr == nil {
+			firstErr = w.firstErr
+		}
+	}
+	return
+}
+
+func us(d time.Duration) float64 { return float64(d) / 1e3 }
+
+// defaultDriver is the driver sqlstore.Open picks first on each database.
+var defaultDriver = map[string][2]string{"postgres": {"lib/pq", "postgres"}, "mysql": {"go-sql-driver/mysql", "mysql"}, "sqlite": {"modernc", "sqlite"}}
+
+// sqlstoreOn returns a sqlstore target on db, over its default driver, in
+// the run's main schema (SQLite: in file).
+func sqlstoreOn(e *env, db, table, file string, opts ...sqlstore.Option) *target {
+	dd := defaultDriver[db]
+	var d string
+	switch db {
+	case "postgres":
+		d = e.pgURLFor(e.pgSchema(""))
+	case "mysql":
+		d, _ = e.myDSNFor(e.pgSchema(""))
+	default:
+		d = e.sqliteDSN(dd[1], file)
+	}
+	return newSQLStoreTarget(e, db, dd[0], dd[1], d, table, opts...)
+}
+
+// pruneTest measures a sweep of N expired rows among 2N by sqlstore and by
+// scs's single-statement cleanup, with the mixed workload running.
+func pruneTest(ctx context.Context, e *env, o *options, r *report) error {
+	n := o.pruneN
+	data := make([]byte, o.prunePayload)
+	live, expired := ids("plive", n), ids("pexp", n)
+	var pb strings.Builder
+	fmt.Fprintf(&pb, "### Pruning\n\n%d expired rows among %d (%d B payload). %d goroutines run the mixed workload on the live rows: first %v without a sweep, then during the sweep. sqlstore sweeps with Prune (batches of %d); scs runs its cleanup statement, one DELETE of every expired row. Target: Get p99 during the sweep ≤ 3 × without.\n\n",
+		n, 2*n, o.prunePayload, o.pruneReaders, o.pruneBase, sqlstore.DefaultPruneBatchSize)
+	pb.WriteString("| database | store | deleted | sweep | rows/s | Get p99 without | Get p99 during | ratio | write p99 without | write p99 during | ops/s without | ops/s during | errors |\n")
+	pb.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	for _, db := range keys(o.dbs) {
+		var scsT *target
+		switch db {
+		case "postgres":
+			schema, err := e.createSchema(ctx, "postgres", "_prune_scs")
+			if err != nil {
+				return err
+			}
+			scsT = newSCSTarget(e, db, "scs postgresstore", "lib/pq", "postgres", e.pgURLFor(schema))
+		case "mysql":
+			name, err := e.createSchema(ctx, "mysql", "_prune_scs")
+			if err != nil {
+				return err
+			}
+			d, _ := e.myDSNFor(name)
+			scsT = newSCSTarget(e, db, "scs mysqlstore", "go-sql-driver/mysql", "mysql", d+sep(d)+"parseTime=true")
+		case "sqlite":
+			scsT = newSCSTarget(e, db, "scs sqlite3store", "mattn", "sqlite3", e.sqliteDSN("sqlite3", "prune_scs.db"))
+		}
+		sqT := sqlstoreOn(e, db, "prune_sqlstore", "prune_sqlstore.db")
+		for _, t := range []*target{sqT, scsT} {
+			if err := t.open(ctx); err != nil {
+				return fmt.Errorf("prune: %s on %s: %w", t.label(), db, err)
+			}
+			t0 := time.Now()
+			if err := t.seed(ctx, expired, data, time.Now().Add(-time.Hour)); err != nil {
+				return fmt.Errorf("prune: seeding %s: %w", t.label(), err)
+			}
+			if err := t.seed(ctx, live, data, time.Now().Add(ttl)); err != nil {
+				return fmt.Errorf("prune: seeding %s: %w", t.label(), err)
+			}
+			logf("prune: %s on %s seeded %d rows in %v", t.label(), db, 2*n, time.Since(t0).Round(time.Millisecond))
+			p := startMixed(ctx, t.st, &keyset{hit: live, data: data}, o.pruneReaders)
+			sleepCtx(ctx, o.pruneBase)
+			p.phase.Store(1)
+			t0 = time.Now()
+			deleted, perr := t.prune(ctx)
+			sweep := time.Since(t0)
+			get, wr, ops, errs, ferr := p.stop()
+			es := fmt.Sprint(errs)
+			if perr != nil || errs > 0 || deleted != int64(n) {
+				r.extraErrs++
+				es = fmt.Sprintf("%d (sweep: %v; readers: %v)", errs, perr, ferr)
+				logf("  ERROR prune %s on %s: deleted %d of %d, %s", t.label(), db, deleted, n, es)
+			}
+			g0, g1 := get[0].quantile(0.99), get[1].quantile(0.99)
+			fmt.Fprintf(&pb, "| %s | %s | %d | %v | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", dbTitle[db], t.label(), deleted,
+				sweep.Round(time.Millisecond), fmtOps(float64(deleted)/sweep.Seconds()), fmtUS(us(g0)), fmtUS(us(g1)), ratio(float64(g1), float64(g0)),
+				fmtUS(us(wr[0].quantile(0.99))), fmtUS(us(wr[1].quantile(0.99))),
+				fmtOps(float64(ops[0])/o.pruneBase.Seconds()), fmtOps(float64(ops[1])/sweep.Seconds()), es)
+			logf("prune: %s on %s: %d rows in %v; Get p99 %v -> %v", t.label(), db, deleted, sweep.Round(time.Millisecond), g0, g1)
+		}
+		for _, t := range []*target{sqT, scsT} {
+			t.close()
+		}
+	}
+	r.extra = append(r.extra, pb.String())
+	return nil
+}
+
+// scaleTest measures Get on a fresh table of o.scaleBig rows against one of
+// o.scaleSmall rows.
+func scaleTest(ctx context.Context, e *env, o *options, r *report) error {
+	data := make([]byte, o.prunePayload)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "### Scale\n\nGet of a random live session, one goroutine, sqlstore over the default driver, %d B payload, on a fresh table of %d rows and on one of %d rows, %v each (after %v warm-up). Target: p50 at the large table ≤ 1.3 × at the small one.\n\n",
+		o.prunePayload, o.scaleBig, o.scaleSmall, o.scaleDur, o.scaleDur/5)
+	sb.WriteString("| database | rows | ops/s | p50 | p99 | p50 ratio |\n|---|--:|--:|--:|--:|--:|\n")
+	for _, db := range keys(o.dbs) {
+		var p50s [2]float64
+		for i, n := range []int{o.scaleSmall, o.scaleBig} {
+			name := fmt.Sprintf("scale_%d", n)
+			t := sqlstoreOn(e, db, name, name+".db")
+			if err := t.open(ctx); err != nil {
+				return err
+			}
+			list := ids(name, n)
+			t0 := time.Now()
+			if err := t.seed(ctx, list, data, time.Now().Add(ttl)); err != nil {
+				t.close()
+				return err
+			}
+			logf("scale: %s on %s seeded %d rows in %v", t.label(), db, n, time.Since(t0).Round(time.Millisecond))
+			cl := runCell(ctx, t, &keyset{hit: list, data: data}, wlGetHit, 1, o.scaleDur/5, o.scaleDur)
+			t.close()
+			if cl.errs > 0 {
+				r.extraErrs++
+				logf("  ERROR scale on %s: %s", db, cl.firstErr)
+			}
+			p50s[i] = float64(cl.get.quantile(0.5))
+			rt := "–"
+			if i == 1 {
+				rt = ratio(p50s[1], p50s[0])
+			}
+			fmt.Fprintf(&sb, "| %s | %d | %s | %s | %s | %s |\n", dbTitle[db], n, fmtOps(cl.opsPerSec()),
+				fmtUS(us(cl.get.quantile(0.5))), fmtUS(us(cl.get.quantile(0.99))), rt)
+		}
+	}
+	r.extra = append(r.extra, sb.String())
+	return nil
+}
+
+// throttleTest runs the mixed workload on sqlstore with the default touch
+// threshold and with none, counting the statements that changed a row.
+func throttleTest(ctx context.Context, e *env, o *options, ks *keyset, r *report) error {
+	conc := o.concs[len(o.concs)-1]
+	hot := ks.hit[:min(1000, len(ks.hit))]
+	var b strings.Builder
+	fmt.Fprintf(&b, "### Touch throttling\n\nThe mixed workload (90%% Get, 8%% Touch to now + 24 h, 2%% Set), %d goroutines, %v per run, sqlstore over the default driver, counting the statements that changed a row (rows affected > 0). Keys drawn uniformly from all %d sessions, or from %d hot ones (active users making several requests a few seconds apart).\n\n",
+		conc, o.throttleDur, len(ks.hit), len(hot))
+	b.WriteString("| database | keys | touch threshold | ops/s | statements/s | writes/s | writes per 1000 ops | writes/s saved |\n|---|---|--:|--:|--:|--:|--:|--:|\n")
+	for _, db := range keys(o.dbs) {
+		dd := defaultDriver[db]
+		for _, set := range []struct {
+			name string
+			ids  []string
+		}{{"uniform", ks.hit}, {"hot", hot}} {
+			var base float64
+			for _, th := range []time.Duration{0, sqlstore.DefaultTouchThreshold} {
+				var c counter
+				var d string
+				table := fmt.Sprintf("throttle_%s_%d", set.name, th/time.Second)
+				switch db {
+				case "postgres":
+					d = e.pgURLFor(e.pgSchema(""))
+				case "mysql":
+					d, _ = e.myDSNFor(e.pgSchema(""))
+				default:
+					d = e.sqliteDSN(dd[1], table+".db")
+				}
+				pool, err := countingDB(dd[1], d, &c)
+				if err != nil {
+					return err
+				}
+				pool.SetMaxOpenConns(o.conns)
+				pool.SetMaxIdleConns(o.conns)
+				dia := map[string]sqlstore.Dialect{"postgres": sqlstore.Postgres, "mysql": sqlstore.MySQL, "sqlite": sqlstore.SQLite}[db]
+				s, err := sqlstore.New(ctx, pool, sqlstore.WithDialect(dia), sqlstore.WithTable(table), sqlstore.WithPruneInterval(0), sqlstore.WithTouchThreshold(th))
+				if err != nil {
+					pool.Close()
+					return fmt.Errorf("throttle on %s: %w", db, err)
+				}
+				// Sessions last written a minute ago, so the first Touch of
+				// each moves it by more than the threshold.
+				if err := seedSQLStore(pool, s)(ctx, set.ids, ks.data, time.Now().Add(ttl-time.Minute)); err != nil {
+					return err
+				}
+				c.execs.Store(0)
+				c.writes.Store(0)
+				t := &target{st: sqlstoreAdapter{s}}
+				cl := runCell(ctx, t, &keyset{hit: set.ids, data: ks.data}, wlMixed, conc, 0, o.throttleDur)
+				execs, writes := float64(c.execs.Load()), float64(c.writes.Load())
+				if cl.errs > 0 {
+					r.extraErrs++
+					logf("  ERROR throttle on %s: %s", db, cl.firstErr)
+				}
+				sec := cl.elapsed.Seconds()
+				saved := "–"
+				if th == 0 {
+					base = writes / float64(max(cl.ops, 1))
+				} else {
+					// writes/s saved at this run's ops/s: what the writes per op
+					// without a threshold would have cost.
+					saved = fmt.Sprintf("%.0f (%.0f%%)", (base*float64(cl.ops)-writes)/sec, 100*(1-writes/max(base*float64(cl.ops), 1)))
+				}
+				fmt.Fprintf(&b, "| %s | %s | %v | %s | %.0f | %.0f | %.1f | %s |\n", dbTitle[db], set.name, th, fmtOps(cl.opsPerSec()),
+					execs/sec, writes/sec, 1000*writes/float64(max(cl.ops, 1)), saved)
+				s.Close()
+				pool.Close()
+			}
+		}
+	}
+	r.extra = append(r.extra, b.String())
+	return nil
+}
