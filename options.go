@@ -16,6 +16,7 @@ const (
 	DefaultPruneInterval  = 5 * time.Minute
 	DefaultDefaultTTL     = 24 * time.Hour
 	DefaultPruneBatchSize = 1000
+	DefaultPrunePause     = 10 * time.Millisecond
 	DefaultMaxDataSize    = 8 << 20 // 8 MiB: fits MariaDB's default 16 MiB max_allowed_packet
 	DefaultTouchThreshold = 5 * time.Second
 	DefaultMaxRetries     = 16
@@ -40,6 +41,7 @@ type config struct {
 	hashedIDs      bool
 	maxDataSize    int
 	pruneBatchSize int
+	prunePause     time.Duration
 	touchThreshold time.Duration
 	maxRetries     int
 	tidbTTL        string
@@ -59,6 +61,7 @@ func defaultConfig() config {
 		hashedIDs:      true,
 		maxDataSize:    DefaultMaxDataSize,
 		pruneBatchSize: DefaultPruneBatchSize,
+		prunePause:     DefaultPrunePause,
 		touchThreshold: DefaultTouchThreshold,
 		maxRetries:     DefaultMaxRetries,
 	}
@@ -176,6 +179,19 @@ func WithPruneBatchSize(n int) Option {
 			c.fail("WithPruneBatchSize: %d is not positive", n)
 		}
 		c.pruneBatchSize = n
+	}
+}
+
+// WithPrunePause sets how long a sweep rests after each full batch before
+// the next, so that a long sweep leaves the database room for the requests
+// it serves meanwhile. The default is 10 milliseconds; zero sweeps without
+// rest.
+func WithPrunePause(d time.Duration) Option {
+	return func(c *config) {
+		if d < 0 {
+			c.fail("WithPrunePause: %v is negative", d)
+		}
+		c.prunePause = d
 	}
 }
 

@@ -15,7 +15,8 @@ const lockPoll = 200 * time.Millisecond
 
 // Prune runs one full sweep now and returns the number of expired sessions it
 // deleted. It deletes in batches (WithPruneBatchSize), each its own short
-// transaction through the expiry index, so it never holds a long lock. Where
+// transaction through the expiry index, resting WithPrunePause between them,
+// so it never holds a long lock nor hogs the database. Where
 // the database has advisory locks (PostgreSQL, MySQL), at most one sweep of a
 // table runs at a time across processes: Prune waits for a sweep elsewhere to
 // finish, then runs its own. Close cancels a Prune in flight.
@@ -142,6 +143,15 @@ func (s *Store) sweepOnce(ctx context.Context, wait bool, progress func(int64)) 
 		}
 		if n < int64(s.cfg.pruneBatchSize) {
 			return total, nil
+		}
+		if s.cfg.prunePause > 0 {
+			t := time.NewTimer(s.cfg.prunePause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return total, s.wrap(ctx, "prune", ctx.Err())
+			case <-t.C:
+			}
 		}
 	}
 }

@@ -108,11 +108,11 @@ var smDialects = []smDialect{
 		columns:  `SELECT name FROM pragma_table_info(?2, ?1)`,
 		lockName: "sqlstore_cb1e0367ed7460b5",
 		create: []string{
-			`CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL) WITHOUT ROWID`,
+			`CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL)`,
 			`CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")`,
 		},
 		createPlain: []string{
-			`CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL) WITHOUT ROWID`,
+			`CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL)`,
 			`CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")`,
 		},
 		get:   `SELECT "data" FROM "sessions" WHERE "token" = ? AND "expiry" > ?`,
@@ -309,7 +309,7 @@ var smCustom = map[string]struct {
 		"DELETE FROM `app`.`web_sessions` WHERE `sid` = ?",
 	}},
 	"sqlite": {"aux", "", []string{
-		`CREATE TABLE IF NOT EXISTS "aux"."web_sessions" ("sid" TEXT NOT NULL PRIMARY KEY, "payload" BLOB NOT NULL, "expires_at" INTEGER NOT NULL) WITHOUT ROWID`,
+		`CREATE TABLE IF NOT EXISTS "aux"."web_sessions" ("sid" TEXT NOT NULL PRIMARY KEY, "payload" BLOB NOT NULL, "expires_at" INTEGER NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS "aux"."web_sessions_expiry_idx" ON "web_sessions" ("expires_at")`,
 	}, [4]string{
 		`SELECT "payload" FROM "aux"."web_sessions" WHERE "sid" = ? AND "expires_at" > ?`,

@@ -81,8 +81,8 @@ func TestDSNMissingDriver(t *testing.T) {
 
 func TestDSNSQLite(t *testing.T) {
 	const (
-		modernc = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
-		mattn   = "_busy_timeout=10000&_journal_mode=WAL&_txlock=immediate"
+		modernc = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		mattn   = "_busy_timeout=10000&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"
 	)
 	for _, tc := range []struct{ driver, in, want string }{
 		{"sqlite", "sqlite:sessions.db", "file:sessions.db?" + modernc},
@@ -93,13 +93,14 @@ func TestDSNSQLite(t *testing.T) {
 		{"sqlite", "file:s.db", "file:s.db?" + modernc},
 		{"sqlite", "file:s.db?mode=rwc&cache=shared", "file:s.db?mode=rwc&cache=shared&" + modernc},
 		// What the dsn sets is kept, and not set twice.
-		{"sqlite", "file:s.db?_pragma=busy_timeout(500)", "file:s.db?_pragma=busy_timeout(500)&_pragma=journal_mode(WAL)&_txlock=immediate"},
+		{"sqlite", "file:s.db?_pragma=busy_timeout(500)", "file:s.db?_pragma=busy_timeout(500)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"},
 		{"sqlite", "sqlite:s.db?_pragma=journal_mode(DELETE)&_txlock=deferred", "file:s.db?_pragma=journal_mode(DELETE)&_txlock=deferred&_pragma=busy_timeout(10000)"},
+		{"sqlite", "sqlite:s.db?_pragma=synchronous(FULL)", "file:s.db?_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"},
 		// A directory named like a parameter is not a parameter.
 		{"sqlite", "sqlite:/srv/busy_timeout/journal_mode/_txlock.db", "file:/srv/busy_timeout/journal_mode/_txlock.db?" + modernc},
 		// mattn/go-sqlite3 spells the parameters its own way.
 		{"sqlite3", "sqlite:sessions.db", "file:sessions.db?" + mattn},
-		{"sqlite3", "file:s.db?_busy_timeout=1", "file:s.db?_busy_timeout=1&_journal_mode=WAL&_txlock=immediate"},
+		{"sqlite3", "file:s.db?_busy_timeout=1", "file:s.db?_busy_timeout=1&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate"},
 		{"sqlite3", "file:s.db?_journal_mode=WAL&_busy_timeout=1&_txlock=exclusive", "file:s.db?_journal_mode=WAL&_busy_timeout=1&_txlock=exclusive"},
 	} {
 		if got := SQLite(tc.driver, tc.in); got != tc.want {
