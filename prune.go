@@ -185,20 +185,27 @@ func (s *Store) retry(ctx context.Context, op string, f func() error) error {
 			return s.wrap(ctx, op, ctx.Err())
 		}
 	}
+	if err := s.attempt(ctx, f); err != nil {
+		return s.wrap(ctx, op, err)
+	}
+	return nil
+}
+
+// attempt runs f until it succeeds, fails with an error that is not
+// transient, the context ends, or WithMaxRetries retries are spent, with
+// jittered exponential backoff between tries; it returns f's last error.
+func (s *Store) attempt(ctx context.Context, f func() error) error {
 	backoff := time.Millisecond
-	for attempt := 0; ; attempt++ {
+	for try := 0; ; try++ {
 		err := f()
-		if err == nil {
-			return nil
-		}
-		if attempt >= s.cfg.maxRetries || !transient(err) || ctx.Err() != nil {
-			return s.wrap(ctx, op, err)
+		if err == nil || try >= s.cfg.maxRetries || !transient(err) || ctx.Err() != nil {
+			return err
 		}
 		t := time.NewTimer(backoff/2 + rand.N(backoff))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return s.wrap(ctx, op, err)
+			return err
 		case <-t.C:
 		}
 		backoff = min(2*backoff, maxBackoff)

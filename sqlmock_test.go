@@ -1236,3 +1236,37 @@ func TestMockCloseCancelsSweep(t *testing.T) {
 		}
 	})
 }
+
+// TestMockNewRetriesCatalogConflicts: a transient conflict while New reads
+// the catalog or creates the table (a Galera node applying another process's
+// DDL answers 1213) is retried, not returned.
+func TestMockNewRetriesCatalogConflicts(t *testing.T) {
+	for _, c := range smDialects {
+		t.Run(c.d.Name(), func(t *testing.T) {
+			db, mock := smMock(t)
+			conflict := &smMySQLErr{Number: 1213, Message: "Deadlock found when trying to get lock"}
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("schema").AddRow(c.schema))
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnError(conflict)
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnError(conflict)
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").
+				WillReturnRows(smRows("column_name").AddRow("expiry").AddRow("token").AddRow("data"))
+			for _, q := range []string{c.get, c.set, c.touch, c.del} {
+				mock.ExpectPrepare(q)
+			}
+			smNew(t, c, db)
+			smMet(t, mock)
+
+			// Retries stop at WithMaxRetries, and the error is the conflict.
+			db2, mock2 := smMock(t)
+			mock2.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("schema").AddRow(c.schema))
+			for range 3 {
+				mock2.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnError(conflict)
+			}
+			_, err := sqlstore.New(context.Background(), db2, sqlstore.WithDialect(c.d), sqlstore.WithMaxRetries(2), sqlstore.WithPruneInterval(0))
+			if !errors.Is(err, conflict) {
+				t.Fatalf("New after 3 conflicts = %v, want the conflict", err)
+			}
+			smMet(t, mock2)
+		})
+	}
+}

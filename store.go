@@ -206,7 +206,13 @@ func detectDialect(db *sql.DB) (Dialect, error) {
 // ensureTable checks the table and creates it when it is missing and
 // creation is on.
 func (s *Store) ensureTable(ctx context.Context) error {
-	missing, err := s.missingColumns(ctx)
+	// Reading the catalog while another process creates a table can meet a
+	// transient conflict (a Galera node applying the DDL): retried as writes are.
+	var missing []string
+	err := s.attempt(ctx, func() (err error) {
+		missing, err = s.missingColumns(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -220,7 +226,7 @@ func (s *Store) ensureTable(ctx context.Context) error {
 	if !s.cfg.createTable {
 		return fmt.Errorf("sqlstore: table %s does not exist; create it with the statements of schema/%s.sql or `sqlstore migrate`, or use WithCreateTable(true)", name, s.d.Name())
 	}
-	if err := s.createTable(ctx); err != nil {
+	if err := s.attempt(ctx, func() error { return s.createTable(ctx) }); err != nil {
 		return fmt.Errorf("sqlstore: table %s does not exist and creating it failed: %w; have a role that may create it run schema/%s.sql or `sqlstore migrate`", name, err, s.d.Name())
 	}
 	return nil
