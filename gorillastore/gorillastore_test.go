@@ -195,18 +195,7 @@ func (c *client) id(st *Store) string {
 // row returns the stored data and expiry of session id.
 func (e *env) row(id string) (data []byte, exp time.Time, found bool) {
 	e.t.Helper()
-	key := e.sql.Key(id)
-	err := e.sql.Range(context.Background(), func(k string, d []byte, x time.Time) bool {
-		if k == key {
-			data, exp, found = d, x, true
-			return false
-		}
-		return true
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return data, exp, found
+	return testdb.Row(e.t, e.sql, id)
 }
 
 func keys() (hash, block []byte) {

@@ -155,21 +155,10 @@ func (c *client) setToken(token string) {
 	c.c.Jar.SetCookies(u, []*http.Cookie{{Name: c.e.mgr.Cookie.Name, Value: token, Path: "/"}})
 }
 
-// row returns the stored data and expiry of token's session.
-func (e *env) row(token string) (data []byte, exp time.Time, found bool) {
+// row returns the stored data and expiry of session id.
+func (e *env) row(id string) (data []byte, exp time.Time, found bool) {
 	e.t.Helper()
-	key := e.sql.Key(token)
-	err := e.sql.Range(context.Background(), func(id string, d []byte, x time.Time) bool {
-		if id == key {
-			data, exp, found = d, x, true
-			return false
-		}
-		return true
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return data, exp, found
+	return testdb.Row(e.t, e.sql, id)
 }
 
 func (e *env) takeOps() []string {

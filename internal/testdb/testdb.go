@@ -24,6 +24,7 @@ import (
 	_ "github.com/lib/pq"              // registers "postgres"
 	_ "modernc.org/sqlite"             // registers "sqlite"
 
+	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/dsn"
 )
 
@@ -186,4 +187,22 @@ func (c *OffsetClock) Add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.off += d
+}
+
+// Row returns the stored data and expiry of session id, found through Range
+// so that it sees what the table holds, live rows only.
+func Row(t testing.TB, s *sqlstore.Store, id string) (data []byte, exp time.Time, found bool) {
+	t.Helper()
+	key := s.Key(id)
+	err := s.Range(context.Background(), func(k string, d []byte, x time.Time) bool {
+		if k == key {
+			data, exp, found = d, x, true
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, exp, found
 }
