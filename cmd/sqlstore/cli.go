@@ -375,35 +375,42 @@ func (c *cli) schemaCmd() (*flag.FlagSet, func(context.Context) error) {
 }
 
 // migrateCmd creates the table and its index when they are missing, with
+// connected runs a command's body under the command's deadline and signal
+// handling, and explains the error it returns in one line.
+func (c *cli) connected(ctx context.Context, f *dbFlags, body func(context.Context) error) error {
+	ctx, cancel, err := c.prepare(ctx, f)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return explain(ctx, f, body(ctx))
+}
+
 // the store's own code (sqlstore.Open with WithCreateTable(true)).
 func (c *cli) migrateCmd() (*flag.FlagSet, func(context.Context) error) {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	var f dbFlags
 	f.register(fs)
-	return fs, func(ctx context.Context) (err error) {
-		ctx, cancel, err := c.prepare(ctx, &f)
-		if err != nil {
-			return err
-		}
-		defer cancel()
-		defer func() { err = explain(ctx, &f, err) }()
+	return fs, func(ctx context.Context) error {
+		return c.connected(ctx, &f, func(ctx context.Context) error {
 
-		// First only check: a table already there is left alone, and a role
-		// without CREATE can run migrate as a check.
-		s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
-		if err == nil {
-			fmt.Fprintf(c.stdout, "table %s already present; nothing to do\n", describe(ctx, s, &f))
+			// First only check: a table already there is left alone, and a role
+			// without CREATE can run migrate as a check.
+			s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
+			if err == nil {
+				fmt.Fprintf(c.stdout, "table %s already present; nothing to do\n", describe(ctx, s, &f))
+				return s.Close()
+			}
+			if ctx.Err() != nil {
+				return err
+			}
+			s, err = c.open(ctx, &f, sqlstore.WithCreateTable(true))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "created table %s and index %s\n", describe(ctx, s, &f), indexName(s))
 			return s.Close()
-		}
-		if ctx.Err() != nil {
-			return err
-		}
-		s, err = c.open(ctx, &f, sqlstore.WithCreateTable(true))
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(c.stdout, "created table %s and index %s\n", describe(ctx, s, &f), indexName(s))
-		return s.Close()
+		})
 	}
 }
 
@@ -413,52 +420,48 @@ func (c *cli) pruneCmd() (*flag.FlagSet, func(context.Context) error) {
 	var f dbFlags
 	f.register(fs)
 	batch := fs.Int("batch", sqlstore.DefaultPruneBatchSize, "rows deleted per batch, each batch its own short transaction")
-	return fs, func(ctx context.Context) (err error) {
+	return fs, func(ctx context.Context) error {
 		if *batch <= 0 {
 			return usagef("-batch %d is not positive", *batch)
 		}
-		ctx, cancel, err := c.prepare(ctx, &f)
-		if err != nil {
-			return err
-		}
-		defer cancel()
-		defer func() { err = explain(ctx, &f, err) }()
+		return c.connected(ctx, &f, func(ctx context.Context) error {
 
-		s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false), sqlstore.WithPruneBatchSize(*batch))
-		if err != nil {
-			return err
-		}
-		defer s.Close()
+			s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false), sqlstore.WithPruneBatchSize(*batch))
+			if err != nil {
+				return err
+			}
+			defer s.Close()
 
-		start := c.now()
-		var shown, last time.Time
-		progress := func(total int64) {
-			if !c.progress {
-				return
+			start := c.now()
+			var shown, last time.Time
+			progress := func(total int64) {
+				if !c.progress {
+					return
+				}
+				now := c.now()
+				if now.Sub(start) < c.progressAfter || (!last.IsZero() && now.Sub(last) < c.progressEvery) {
+					return
+				}
+				last = now
+				if shown.IsZero() {
+					shown = now
+				}
+				fmt.Fprintf(c.stderr, "\rsqlstore: prune: %d expired sessions deleted so far (%v)  ", total, now.Sub(start).Round(time.Second))
 			}
-			now := c.now()
-			if now.Sub(start) < c.progressAfter || (!last.IsZero() && now.Sub(last) < c.progressEvery) {
-				return
+			n, err := s.PruneProgress(ctx, progress)
+			took := c.now().Sub(start)
+			if !shown.IsZero() {
+				fmt.Fprint(c.stderr, "\r\033[K") // erase the progress line
 			}
-			last = now
-			if shown.IsZero() {
-				shown = now
+			if err != nil {
+				if n > 0 {
+					return fmt.Errorf("%w (after deleting %s)", err, plural(n, "expired session"))
+				}
+				return err
 			}
-			fmt.Fprintf(c.stderr, "\rsqlstore: prune: %d expired sessions deleted so far (%v)  ", total, now.Sub(start).Round(time.Second))
-		}
-		n, err := s.PruneProgress(ctx, progress)
-		took := c.now().Sub(start)
-		if !shown.IsZero() {
-			fmt.Fprint(c.stderr, "\r\033[K") // erase the progress line
-		}
-		if err != nil {
-			if n > 0 {
-				return fmt.Errorf("%w (after deleting %s)", err, plural(n, "expired session"))
-			}
-			return err
-		}
-		fmt.Fprintf(c.stdout, "pruned %s from %s in %v\n", plural(n, "expired session"), describe(ctx, s, &f), roundDuration(took))
-		return s.Close()
+			fmt.Fprintf(c.stdout, "pruned %s from %s in %v\n", plural(n, "expired session"), describe(ctx, s, &f), roundDuration(took))
+			return s.Close()
+		})
 	}
 }
 
@@ -500,55 +503,51 @@ func (c *cli) statsCmd() (*flag.FlagSet, func(context.Context) error) {
 	var f dbFlags
 	f.register(fs)
 	asJSON := fs.Bool("json", false, "print one JSON object instead of text")
-	return fs, func(ctx context.Context) (err error) {
-		ctx, cancel, err := c.prepare(ctx, &f)
-		if err != nil {
-			return err
-		}
-		defer cancel()
-		defer func() { err = explain(ctx, &f, err) }()
+	return fs, func(ctx context.Context) error {
+		return c.connected(ctx, &f, func(ctx context.Context) error {
 
-		s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		st, err := s.Stats(ctx)
-		if err != nil {
-			return err
-		}
-		out := statsJSON{Dialect: s.Dialect().Name(), Table: tableName(ctx, s, &f), Live: st.Live, Expired: st.Expired}
-		if !st.Oldest.IsZero() {
-			o, n := st.Oldest.UTC(), st.Newest.UTC()
-			out.Oldest, out.Newest = &o, &n
-		}
-		if size, err := s.TableSize(ctx); err == nil {
-			out.SizeBytes = &size
-		} else if ctx.Err() != nil {
-			return err
-		}
-
-		if *asJSON {
-			enc := json.NewEncoder(c.stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(out); err != nil {
-				return fmt.Errorf("writing the statistics: %w", err)
+			s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
+			if err != nil {
+				return err
 			}
+			defer s.Close()
+			st, err := s.Stats(ctx)
+			if err != nil {
+				return err
+			}
+			out := statsJSON{Dialect: s.Dialect().Name(), Table: tableName(ctx, s, &f), Live: st.Live, Expired: st.Expired}
+			if !st.Oldest.IsZero() {
+				o, n := st.Oldest.UTC(), st.Newest.UTC()
+				out.Oldest, out.Newest = &o, &n
+			}
+			if size, err := s.TableSize(ctx); err == nil {
+				out.SizeBytes = &size
+			} else if ctx.Err() != nil {
+				return err
+			}
+
+			if *asJSON {
+				enc := json.NewEncoder(c.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(out); err != nil {
+					return fmt.Errorf("writing the statistics: %w", err)
+				}
+				return s.Close()
+			}
+			when := func(t *time.Time) string {
+				if t == nil {
+					return "none (no sessions)"
+				}
+				return t.Format(time.RFC3339Nano)
+			}
+			size := "unknown"
+			if out.SizeBytes != nil {
+				size = fmt.Sprintf("%d bytes (%s)", *out.SizeBytes, humanBytes(*out.SizeBytes))
+			}
+			fmt.Fprintf(c.stdout, "table:    %s\nlive:     %d\nexpired:  %d\noldest:   %s\nnewest:   %s\nsize:     %s\n",
+				out.Table+" ("+out.Dialect+")", out.Live, out.Expired, when(out.Oldest), when(out.Newest), size)
 			return s.Close()
-		}
-		when := func(t *time.Time) string {
-			if t == nil {
-				return "none (no sessions)"
-			}
-			return t.Format(time.RFC3339Nano)
-		}
-		size := "unknown"
-		if out.SizeBytes != nil {
-			size = fmt.Sprintf("%d bytes (%s)", *out.SizeBytes, humanBytes(*out.SizeBytes))
-		}
-		fmt.Fprintf(c.stdout, "table:    %s\nlive:     %d\nexpired:  %d\noldest:   %s\nnewest:   %s\nsize:     %s\n",
-			out.Table+" ("+out.Dialect+")", out.Live, out.Expired, when(out.Oldest), when(out.Newest), size)
-		return s.Close()
+		})
 	}
 }
 
