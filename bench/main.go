@@ -74,6 +74,7 @@ func run() error {
 	flag.StringVar(&stores, "stores", "", "comma-separated substrings of store labels to run (default all; floors always run)")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
 	flag.StringVar(&o.chart, "chart", "chart.svg", "write the SVG chart to this file (empty: none)")
+	flag.BoolVar(&backgroundCtx, "background-ctx", false, "call every store with context.Background() (as scs's stores, which take no context, always run) instead of a cancellable context like an HTTP request's: what honouring cancellation costs")
 	flag.BoolVar(&o.smoke, "smoke", false, "run every store, database and workload once, tiny; exit non-zero on any error")
 	flag.IntVar(&o.pruneN, "prune", 0, "pruning test: N expired among 2N rows (0: skip)")
 	flag.IntVar(&o.pruneReaders, "prune-readers", 4, "goroutines running the mixed workload during the pruning test")

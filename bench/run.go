@@ -102,6 +102,9 @@ func insKey(n int64) string {
 	return string(out[:])
 }
 
+// backgroundCtx is the -background-ctx flag.
+var backgroundCtx bool
+
 type worker struct {
 	rng          *rand.Rand
 	all, get, wr hist
@@ -118,6 +121,12 @@ func runCell(ctx context.Context, t *target, ks *keyset, wl string, conc int, wa
 	for i := range workers {
 		workers[i] = &worker{rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))}
 	}
+	// Each operation gets the cell's context, which can be cancelled, as
+	// an HTTP request's can; with -background-ctx, one that cannot.
+	opCtx := ctx
+	if backgroundCtx {
+		opCtx = context.Background()
+	}
 	var measuring, stop atomic.Bool
 	var wg sync.WaitGroup
 	for _, w := range workers {
@@ -126,8 +135,17 @@ func runCell(ctx context.Context, t *target, ks *keyset, wl string, conc int, wa
 			defer wg.Done()
 			for !stop.Load() && ctx.Err() == nil {
 				m := measuring.Load()
-				d, isGet, err := op(ctx, t, ks, wl, w.rng)
+				d, isGet, err := op(opCtx, t, ks, wl, w.rng)
 				if !m {
+					continue
+				}
+				if err != nil {
+					// A failed operation is not throughput: count it
+					// apart, keep it out of ops/s and the latencies.
+					w.errs++
+					if w.firstErr == nil {
+						w.firstErr = err
+					}
 					continue
 				}
 				w.ops++
@@ -136,12 +154,6 @@ func runCell(ctx context.Context, t *target, ks *keyset, wl string, conc int, wa
 					w.get.record(d)
 				} else {
 					w.wr.record(d)
-				}
-				if err != nil {
-					w.errs++
-					if w.firstErr == nil {
-						w.firstErr = err
-					}
 				}
 			}
 		}()
