@@ -47,6 +47,7 @@ type options struct {
 	prunePayload                  int
 	pruneBase                     time.Duration
 	scaleSmall, scaleBig          int
+	scalePrewarm                  bool
 	scaleDur                      time.Duration
 	throttle                      bool
 	throttleDur                   time.Duration
@@ -82,6 +83,7 @@ func run() error {
 	flag.DurationVar(&o.pruneBase, "prune-baseline", 5*time.Second, "measured time without a sweep in the pruning test")
 	flag.IntVar(&o.scaleBig, "scale", 0, "scale test: Get on a table of this many rows against one of -scale-small rows (0: skip)")
 	flag.IntVar(&o.scaleSmall, "scale-small", 10_000, "scale test: the small table")
+	flag.BoolVar(&o.scalePrewarm, "scale-prewarm", false, "scale test: load both tables and their indexes into the database's cache before measuring (PostgreSQL pg_prewarm, MariaDB a full scan)")
 	flag.DurationVar(&o.scaleDur, "scale-duration", 5*time.Second, "measured time of each scale run")
 	flag.BoolVar(&o.throttle, "throttle", false, "touch-throttling test: mixed workload with and without the touch threshold, counting writes")
 	flag.DurationVar(&o.throttleDur, "throttle-duration", 5*time.Second, "measured time of each throttling run")
@@ -120,6 +122,7 @@ func run() error {
 		o.workloads = allWorkloads
 		o.pruneN, o.pruneBase, o.scaleSmall, o.scaleBig, o.scaleDur = 2000, 100*time.Millisecond, 200, 2000, 100*time.Millisecond
 		o.throttle, o.throttleDur = true, 100*time.Millisecond
+		o.scalePrewarm = true
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
