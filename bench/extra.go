@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -181,7 +182,6 @@ const scaleRounds = 5
 // checkpoint), so that neither measurement shares the machine with the
 // aftermath of a bulk insert; then the two alternate, scaleRounds times.
 func scaleTest(ctx context.Context, e *env, o *options, r *report) error {
-	data := make([]byte, o.prunePayload)
 	slot := o.scaleDur / scaleRounds
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "### Scale\n\nGet of a random live session, one goroutine, sqlstore over the default driver, %d B payload (random keys, inserted in random order), on a table of %d rows and on one of %d rows: both seeded, then the database settled (PostgreSQL `CHECKPOINT` and `VACUUM ANALYZE`, SQLite WAL checkpoint), then %d alternating rounds of %v on each (after %v warm-up). p50 and p99 over all rounds; the last column gives the lowest and highest ratio of single rounds. Target: p50 at the large table ≤ 1.3 × at the small one.\n\n",
@@ -191,109 +191,113 @@ func scaleTest(ctx context.Context, e *env, o *options, r *report) error {
 	}
 	sb.WriteString("| database | rows | ops/s | p50 | p99 | p50 ratio | ratio of single rounds |\n|---|--:|--:|--:|--:|--:|--:|\n")
 	for _, db := range keys(o.dbs) {
-		sizes := []int{o.scaleSmall, o.scaleBig}
-		ts := make([]*target, len(sizes))
-		lists := make([][]string, len(sizes))
-		defer func() {
-			for _, t := range ts {
-				if t != nil {
-					t.close()
-				}
-			}
-		}()
-		for i, n := range sizes {
-			name := fmt.Sprintf("scale_%d", n)
-			t := sqlstoreOn(e, db, name, name+".db")
-			if err := t.open(ctx); err != nil {
-				return err
-			}
-			ts[i] = t
-			lists[i] = ids(name, n)
-			t0 := time.Now()
-			if err := t.seed(ctx, lists[i], data, time.Now().Add(ttl)); err != nil {
-				return err
-			}
-			logf("scale: %s on %s seeded %d rows in %v", t.label(), db, n, time.Since(t0).Round(time.Millisecond))
-		}
-		for _, t := range ts {
-			// A database that refuses to settle (CHECKPOINT needs
-			// privileges) is still measured; the error is reported.
-			if err := settle(ctx, db, t); err != nil {
-				r.extraErrs++
-				logf("  ERROR scale: settle %s: %v", db, err)
-			}
-			if o.scalePrewarm {
-				if err := prewarm(ctx, db, t); err != nil {
-					r.extraErrs++
-					logf("  ERROR scale: prewarm %s: %v", db, err)
-				}
-			}
-		}
-		var merged [2]hist
-		var ops [2]int64
-		var took [2]time.Duration
-		lo, hi := math.Inf(1), math.Inf(-1)
-		for round := range scaleRounds {
-			var p50 [2]float64
-			// ABBA: odd rounds run the large table first, so that
-			// neither size always follows the other.
-			order := []int{0, 1}
-			if round%2 == 1 {
-				order = []int{1, 0}
-			}
-			for _, i := range order {
-				t := ts[i]
-				cl := runCell(ctx, t, &keyset{hit: lists[i], data: data}, wlGetHit, 1, slot/5, slot)
-				if cl.errs > 0 {
-					r.extraErrs++
-					logf("  ERROR scale on %s: %s", db, cl.firstErr)
-				}
-				merged[i].merge(&cl.get)
-				ops[i] += cl.ops
-				took[i] += cl.elapsed
-				p50[i] = float64(cl.get.quantile(0.5))
-			}
-			if p50[0] > 0 && p50[1] > 0 {
-				lo, hi = math.Min(lo, p50[1]/p50[0]), math.Max(hi, p50[1]/p50[0])
-			}
-		}
-		for i, n := range sizes {
-			rt, rounds := "–", "–"
-			if i == 1 {
-				rt = ratio(float64(merged[1].quantile(0.5)), float64(merged[0].quantile(0.5)))
-				if lo <= hi {
-					rounds = fmt.Sprintf("%.2f–%.2f", lo, hi)
-				}
-			}
-			fmt.Fprintf(&sb, "| %s | %d | %s | %s | %s | %s | %s |\n", dbTitle[db], n,
-				fmtOps(float64(ops[i])/took[i].Seconds()),
-				fmtUS(us(merged[i].quantile(0.5))), fmtUS(us(merged[i].quantile(0.99))), rt, rounds)
-		}
-		for i, t := range ts {
-			t.close()
-			ts[i] = nil
+		if err := scaleOn(ctx, e, o, r, db, &sb); err != nil {
+			return err
 		}
 	}
 	r.extra = append(r.extra, sb.String())
 	return nil
 }
 
-// settle lets the database finish the work a bulk insert leaves behind, so
-// that it does not fall on one measurement only.
-func settle(ctx context.Context, db string, t *target) error {
-	var qs []string
+// scaleOn runs the scale test on one database and adds its rows to sb.
+func scaleOn(ctx context.Context, e *env, o *options, r *report, db string, sb *strings.Builder) error {
+	data := make([]byte, o.prunePayload)
+	slot := o.scaleDur / scaleRounds
+	sizes := [2]int{o.scaleSmall, o.scaleBig}
+	var ts [2]*target
+	var lists [2][]string
+	defer func() {
+		for _, t := range ts {
+			if t != nil {
+				t.close()
+			}
+		}
+	}()
+	for i, n := range sizes {
+		name := fmt.Sprintf("scale_%d", n)
+		t := sqlstoreOn(e, db, name, name+".db")
+		if err := t.open(ctx); err != nil {
+			return err
+		}
+		ts[i] = t
+		lists[i] = ids(name, n)
+		t0 := time.Now()
+		if err := t.seed(ctx, lists[i], data, time.Now().Add(ttl)); err != nil {
+			return err
+		}
+		logf("scale: %s on %s seeded %d rows in %v", t.label(), db, n, time.Since(t0).Round(time.Millisecond))
+	}
+	for _, t := range ts {
+		// A database that refuses to settle or prewarm (CHECKPOINT and
+		// CREATE EXTENSION need privileges) is still measured; the error
+		// is reported.
+		if err := execAll(ctx, t.sqlDB, settleQueries(db, t)); err != nil {
+			r.extraErrs++
+			logf("  ERROR scale: settle %s: %v", db, err)
+		}
+		if o.scalePrewarm {
+			if err := prewarm(ctx, db, t); err != nil {
+				r.extraErrs++
+				logf("  ERROR scale: prewarm %s: %v", db, err)
+			}
+		}
+	}
+	var merged [2]hist
+	var ops [2]int64
+	var took [2]time.Duration
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for round := range scaleRounds {
+		var p50 [2]float64
+		// ABBA: odd rounds run the large table first, so that neither
+		// size always follows the other.
+		order := [2]int{0, 1}
+		if round%2 == 1 {
+			order = [2]int{1, 0}
+		}
+		for _, i := range order {
+			cl := runCell(ctx, ts[i], &keyset{hit: lists[i], data: data}, wlGetHit, 1, slot/5, slot)
+			if cl.errs > 0 {
+				r.extraErrs++
+				logf("  ERROR scale on %s: %s", db, cl.firstErr)
+			}
+			merged[i].merge(&cl.get)
+			ops[i] += cl.ops
+			took[i] += cl.elapsed
+			p50[i] = float64(cl.get.quantile(0.5))
+		}
+		if p50[0] > 0 && p50[1] > 0 {
+			lo, hi = math.Min(lo, p50[1]/p50[0]), math.Max(hi, p50[1]/p50[0])
+		}
+	}
+	for i, n := range sizes {
+		rt, rounds := "–", "–"
+		if i == 1 {
+			rt = ratio(float64(merged[1].quantile(0.5)), float64(merged[0].quantile(0.5)))
+			if lo <= hi {
+				rounds = fmt.Sprintf("%.2f–%.2f", lo, hi)
+			}
+		}
+		fmt.Fprintf(sb, "| %s | %d | %s | %s | %s | %s | %s |\n", dbTitle[db], n,
+			fmtOps(float64(ops[i])/took[i].Seconds()),
+			fmtUS(us(merged[i].quantile(0.5))), fmtUS(us(merged[i].quantile(0.99))), rt, rounds)
+	}
+	return nil
+}
+
+// tableOf returns the qualified table name of a sqlstore target.
+func tableOf(t *target) string { return t.st.(sqlstoreAdapter).s.Table().Qualified() }
+
+// settleQueries are the statements that let the database finish the work a
+// bulk insert leaves behind, so that it does not fall on one measurement
+// only.
+func settleQueries(db string, t *target) []string {
 	switch db {
 	case "postgres":
-		qs = []string{"CHECKPOINT", "VACUUM ANALYZE " + t.st.(sqlstoreAdapter).s.Table().Qualified()}
+		return []string{"CHECKPOINT", "VACUUM ANALYZE " + tableOf(t)}
 	case "sqlite":
-		qs = []string{"PRAGMA wal_checkpoint(TRUNCATE)"}
+		return []string{"PRAGMA wal_checkpoint(TRUNCATE)"}
 	case "mysql":
-		qs = []string{"ANALYZE TABLE " + t.st.(sqlstoreAdapter).s.Table().Qualified()}
-	}
-	for _, q := range qs {
-		if _, err := t.sqlDB.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
+		return []string{"ANALYZE TABLE " + tableOf(t)}
 	}
 	return nil
 }
@@ -302,17 +306,26 @@ func settle(ctx context.Context, db string, t *target) error {
 // (-scale-prewarm): PostgreSQL with pg_prewarm, MariaDB by scanning the
 // clustered index. SQLite's page cache is per connection: nothing to do.
 func prewarm(ctx context.Context, db string, t *target) error {
-	name := t.st.(sqlstoreAdapter).s.Table().Qualified()
-	var qs []string
 	switch db {
 	case "postgres":
-		qs = []string{"CREATE EXTENSION IF NOT EXISTS pg_prewarm",
-			"SELECT pg_prewarm(c) FROM (SELECT '" + strings.ReplaceAll(name, "'", "''") + "'::regclass AS c UNION ALL SELECT indexrelid::regclass FROM pg_index WHERE indrelid = '" + strings.ReplaceAll(name, "'", "''") + "'::regclass) AS r"}
+		if err := execAll(ctx, t.sqlDB, []string{"CREATE EXTENSION IF NOT EXISTS pg_prewarm"}); err != nil {
+			return err
+		}
+		const q = "SELECT pg_prewarm(c) FROM (SELECT $1::regclass AS c UNION ALL SELECT indexrelid::regclass FROM pg_index WHERE indrelid = $1::regclass) AS r"
+		if _, err := t.sqlDB.ExecContext(ctx, q, tableOf(t)); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
 	case "mysql":
-		qs = []string{"SELECT COUNT(*) FROM " + name + " FORCE INDEX (PRIMARY)"}
+		return execAll(ctx, t.sqlDB, []string{"SELECT COUNT(*) FROM " + tableOf(t) + " FORCE INDEX (PRIMARY)"})
 	}
+	return nil
+}
+
+// execAll runs each statement of qs on db in turn, stopping at the first
+// error, which names the statement.
+func execAll(ctx context.Context, db *sql.DB, qs []string) error {
 	for _, q := range qs {
-		if _, err := t.sqlDB.ExecContext(ctx, q); err != nil {
+		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("%s: %w", q, err)
 		}
 	}

@@ -38,13 +38,19 @@ func (r *report) floorOf(t *target) *target {
 	return nil
 }
 
+// peerOn reports whether t is a peer on db, over a driver's own pool
+// (native) or over database/sql.
+func (t *target) peerOn(db string, native bool) bool {
+	return t.kind == kindPeer && t.db == db && t.native == native
+}
+
 // bestPeer returns the fastest peer of a cell on db; native selects peers
 // over a driver's own pool, else those over database/sql.
 func (r *report) bestPeer(db, wl string, c int, native bool) (*target, stat) {
 	var best *target
 	var bs stat
 	for _, t := range r.targets {
-		if t.kind != kindPeer || t.db != db || t.native != native {
+		if !t.peerOn(db, native) {
 			continue
 		}
 		if s, ok := r.stat(t, wl, c); ok && (best == nil || s.ops > bs.ops) {
@@ -322,7 +328,7 @@ func opsAt(cs []*cell, i int) float64 {
 func (r *report) bestPeerAt(db, wl string, c int, native bool, i int) float64 {
 	best := 0.0
 	for _, t := range r.targets {
-		if t.kind == kindPeer && t.db == db && t.native == native {
+		if t.peerOn(db, native) {
 			best = max(best, opsAt(r.res[t][cellKey(wl, c)], i))
 		}
 	}

@@ -312,7 +312,9 @@ func newSQLStoreTarget(e *env, dbName, driverLabel, driverName, dsnStr, table st
 }
 
 // newSQLStoreTargetDDL is newSQLStoreTarget creating the table itself with
-// ddl first (New runs no DDL on an existing table).
+// ddl first (New runs no DDL on an existing table). A target with DDL of its
+// own is sqlstore on a table it would not make: a reference variant
+// (kindVariant), kept out of the target check.
 func newSQLStoreTargetDDL(e *env, name, dbName, driverLabel, driverName, dsnStr, table string, ddl []string, opts ...sqlstore.Option) *target {
 	t := &target{name: name, db: dbName, driver: driverLabel, kind: kindSQLStore}
 	if ddl != nil {
@@ -323,11 +325,9 @@ func newSQLStoreTargetDDL(e *env, name, dbName, driverLabel, driverName, dsnStr,
 		if err != nil {
 			return err
 		}
-		for _, q := range ddl {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				db.Close()
-				return fmt.Errorf("%s: %w", q, err)
-			}
+		if err := execAll(ctx, db, ddl); err != nil {
+			db.Close()
+			return err
 		}
 		s, err := sqlstore.New(ctx, db, append([]sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0)}, opts...)...)
 		if err != nil {
@@ -403,11 +403,9 @@ func newFloorTarget(e *env, dbName, driverLabel, driverName, dsnStr, table strin
 		if err != nil {
 			return err
 		}
-		for _, q := range create {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				db.Close()
-				return fmt.Errorf("floor: %s: %w", q, err)
-			}
+		if err := execAll(ctx, db, create); err != nil {
+			db.Close()
+			return fmt.Errorf("floor: %w", err)
 		}
 		f := &floorSQL{enc: func(t time.Time) any { return d.EncodeTime(t.Truncate(time.Millisecond)) }}
 		for _, p := range []struct {
@@ -558,11 +556,9 @@ func newSCSTarget(e *env, dbName, name, driverLabel, driverName, dsnStr string) 
 		if err != nil {
 			return err
 		}
-		for _, q := range scsSchema[dbName] {
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				db.Close()
-				return fmt.Errorf("%s: %s: %w", name, q, err)
-			}
+		if err := execAll(ctx, db, scsSchema[dbName]); err != nil {
+			db.Close()
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		var s scsStore
 		switch dbName {
