@@ -45,6 +45,7 @@ type config struct {
 	touchThreshold time.Duration
 	maxRetries     int
 	tidbTTL        string
+	querier        Querier
 	errs           []error
 }
 
@@ -233,5 +234,17 @@ func WithTiDBTTL(interval string) Option {
 			c.fail("WithTiDBTTL: interval %q is not a number followed by m, h or d", interval)
 		}
 		c.tidbTTL = interval
+	}
+}
+
+// WithQuerier makes the Store run the statements of Get, Set, Touch and
+// Delete through q instead of prepared statements on its *sql.DB (see
+// Querier). Package pgxnative builds a Store over a pgx pool with it.
+func WithQuerier(q Querier) Option {
+	return func(c *config) {
+		if q == nil {
+			c.fail("WithQuerier: nil Querier")
+		}
+		c.querier = q
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -60,6 +61,7 @@ type Store struct {
 	schema string // resolved, unquoted schema of the table
 
 	q     queries
+	qr    Querier // runs get, set, touch and del when set (WithQuerier)
 	get   *sql.Stmt
 	set   *sql.Stmt
 	touch *sql.Stmt
@@ -137,7 +139,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 	}
 
 	d := cfg.dialect
-	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger}
+	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger, qr: cfg.querier}
 	if sw, ok := d.(SerialWriter); ok && sw.SerialWrites() {
 		s.writer = make(chan struct{}, 1)
 	}
@@ -313,6 +315,9 @@ func CreateTableSQL(d Dialect, opts ...Option) ([]string, error) {
 }
 
 func (s *Store) prepare(ctx context.Context) error {
+	if s.qr != nil {
+		return nil // the Querier runs them
+	}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		q    string
@@ -421,7 +426,12 @@ func (s *Store) Get(ctx context.Context, id string) (data []byte, found bool, er
 	if err := s.begin(id); err != nil {
 		return nil, false, err
 	}
-	err = s.get.QueryRowContext(ctx, s.Key(id), s.d.EncodeTime(s.now())).Scan(&data)
+	key, now := s.Key(id), s.d.EncodeTime(s.now())
+	if s.qr != nil {
+		err = s.qr.QueryRow(ctx, s.q.get, key, now).Scan(&data)
+	} else {
+		err = s.get.QueryRowContext(ctx, key, now).Scan(&data)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -454,6 +464,9 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expiresAt time.
 	}
 	key, e := s.Key(id), s.d.EncodeTime(exp)
 	return s.retry(ctx, "set", func() error {
+		if s.qr != nil {
+			return s.qr.Exec(ctx, s.q.set, key, data, e)
+		}
 		_, err := s.set.ExecContext(ctx, key, data, e)
 		return err
 	})
@@ -479,6 +492,9 @@ func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) error
 	key, e, now := s.Key(id), s.d.EncodeTime(exp), s.d.EncodeTime(s.now())
 	el, eh := s.d.EncodeTime(lo), s.d.EncodeTime(hi)
 	return s.retry(ctx, "touch", func() error {
+		if s.qr != nil {
+			return s.qr.Exec(ctx, s.q.touch, e, key, now, el, eh)
+		}
 		_, err := s.touch.ExecContext(ctx, e, key, now, el, eh)
 		return err
 	})
@@ -491,6 +507,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	}
 	key := s.Key(id)
 	return s.retry(ctx, "delete", func() error {
+		if s.qr != nil {
+			return s.qr.Exec(ctx, s.q.del, key)
+		}
 		_, err := s.del.ExecContext(ctx, key)
 		return err
 	})
@@ -608,8 +627,9 @@ func (s *Store) TableSize(ctx context.Context) (int64, error) {
 }
 
 // Close stops the background pruner, cancels a sweep in flight and waits for
-// it, and closes the prepared statements; with Open it also closes the pool,
-// and with New never. Close is idempotent. Every call after Close returns
+// it, and closes the prepared statements and the Querier, if it is an
+// io.Closer (WithQuerier); with Open it also closes the pool, and with New
+// never. Close is idempotent. Every call after Close returns
 // ErrClosed.
 func (s *Store) Close() error {
 	s.once.Do(func() {
@@ -619,6 +639,9 @@ func (s *Store) Close() error {
 		s.cancel()
 		s.wg.Wait()
 		errs := []error{s.closeStmts()}
+		if c, ok := s.qr.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
 		if s.ownsDB {
 			errs = append(errs, s.db.Close())
 		}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/dsn"
+	"github.com/go-sqlstore/sqlstore/pgxnative"
 )
 
 // store is what every contender does, in the terms of a session store.
@@ -340,6 +341,31 @@ func newSQLStoreTargetDDL(e *env, name, dbName, driverLabel, driverName, dsnStr,
 		t.prune = s.Prune
 		t.sqlDB = db
 		t.close = func() error { return errors.Join(s.Close(), db.Close()) }
+		return nil
+	}
+	return t
+}
+
+// newSQLStorePgxTarget is sqlstore over pgx's own pool (package pgxnative):
+// the requests go through pgxpool, the rest through database/sql over it.
+func newSQLStorePgxTarget(e *env, schema, table string) *target {
+	t := &target{name: "sqlstore", db: "postgres", driver: "pgxpool", kind: kindSQLStore, native: true}
+	t.open = func(ctx context.Context) error {
+		p, err := e.pgxPool(ctx, schema)
+		if err != nil {
+			return err
+		}
+		s, err := pgxnative.New(ctx, p, sqlstore.WithTable(table), sqlstore.WithPruneInterval(0))
+		if err != nil {
+			p.Close()
+			return err
+		}
+		t.st = sqlstoreAdapter{s}
+		t.trim = p.Reset
+		t.seed = seedSQLStore(s.DB(), s)
+		t.prune = s.Prune
+		t.sqlDB = s.DB()
+		t.close = func() error { err := s.Close(); p.Close(); return err }
 		return nil
 	}
 	return t
@@ -717,6 +743,7 @@ func (e *env) targets(dbs map[string]bool) []*target {
 		out = append(out,
 			newSQLStoreTarget(e, "postgres", "lib/pq", "postgres", u, "sqlstore_pq"),
 			newSQLStoreTarget(e, "postgres", "pgx stdlib", "pgx", u, "sqlstore_pgx"),
+			newSQLStorePgxTarget(e, main, "sqlstore_pgxpool"),
 			newSCSTarget(e, "postgres", "scs postgresstore", "lib/pq", "postgres", e.pgURLFor(e.pgSchema("_scs_pq"))),
 			newSCSPgxTarget(e, e.pgSchema("_scs_pgx")),
 		)

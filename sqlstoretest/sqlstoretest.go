@@ -1,6 +1,7 @@
 // Package sqlstoretest is the conformance suite every database and driver
 // the store supports must pass. The store's own tests run it against SQLite,
-// PostgreSQL (lib/pq and pgx), MariaDB/MySQL and a Galera cluster; a
+// PostgreSQL (lib/pq, pgx's stdlib and, through package pgxnative, pgx's
+// own pool), MariaDB/MySQL and a Galera cluster; a
 // third-party Dialect runs it against its database the same way:
 //
 //	func TestConformance(t *testing.T) {
@@ -12,6 +13,7 @@
 package sqlstoretest
 
 import (
+	"context"
 	"database/sql"
 	"testing"
 
@@ -40,4 +42,17 @@ type Config struct {
 	// given to the stores as WithMaxDataSize; 0 means the store's default
 	// (8 MiB). TiDB, whose rows stop at 6 MiB, sets less.
 	MaxDataSize int
+	// New makes each store the suite tests, over a pool that Open or
+	// OpenInTimeZone returned; nil means sqlstore.New. A package that
+	// builds stores its own way (such as pgxnative, over a native pool)
+	// sets it to run the suite through that way.
+	New func(ctx context.Context, db *sql.DB, opts ...sqlstore.Option) (*sqlstore.Store, error)
+}
+
+// new makes a store with c.New, or sqlstore.New when it is nil.
+func (c Config) new(ctx context.Context, db *sql.DB, opts ...sqlstore.Option) (*sqlstore.Store, error) {
+	if c.New != nil {
+		return c.New(ctx, db, opts...)
+	}
+	return sqlstore.New(ctx, db, opts...)
 }

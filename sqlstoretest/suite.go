@@ -91,7 +91,7 @@ func (e *env) store(opts ...sqlstore.Option) *sqlstore.Store {
 		sqlstore.WithTouchThreshold(0),
 	}, e.cfg.Options...)
 	all = append(all, opts...)
-	s, err := sqlstore.New(ctx(e.t), e.db, all...)
+	s, err := e.cfg.new(ctx(e.t), e.db, all...)
 	if err != nil {
 		e.t.Fatalf("New: %v", err)
 	}
@@ -657,7 +657,7 @@ func testConcurrentNew(t *testing.T, cfg Config) {
 		go func() {
 			defer wg.Done()
 			opts := append([]sqlstore.Option{sqlstore.WithTable(e.table), sqlstore.WithPruneInterval(0)}, cfg.Options...)
-			stores[i], errs[i] = sqlstore.New(ctx(t), e.db, opts...)
+			stores[i], errs[i] = cfg.new(ctx(t), e.db, opts...)
 		}()
 	}
 	wg.Wait()
@@ -674,7 +674,7 @@ func testConcurrentNew(t *testing.T, cfg Config) {
 func testTableChecks(t *testing.T, cfg Config) {
 	e := newEnv(t, cfg)
 	opts := append([]sqlstore.Option{sqlstore.WithTable(e.table), sqlstore.WithPruneInterval(0), sqlstore.WithCreateTable(false)}, cfg.Options...)
-	_, err := sqlstore.New(ctx(t), e.db, opts...)
+	_, err := cfg.new(ctx(t), e.db, opts...)
 	if err == nil || !strings.Contains(err.Error(), e.table) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("New(WithCreateTable(false)) on a missing table = %v, want an error naming the table", err)
 	}
@@ -684,7 +684,7 @@ func testTableChecks(t *testing.T, cfg Config) {
 	}
 	for _, create := range []bool{true, false} {
 		opts := append([]sqlstore.Option{sqlstore.WithTable(e.table), sqlstore.WithPruneInterval(0), sqlstore.WithCreateTable(create)}, cfg.Options...)
-		_, err = sqlstore.New(ctx(t), e.db, opts...)
+		_, err = cfg.new(ctx(t), e.db, opts...)
 		if err == nil || !strings.Contains(err.Error(), "expiry") {
 			t.Fatalf("New on a table without expiry (create %v) = %v, want an error naming the column", create, err)
 		}
@@ -694,7 +694,7 @@ func testTableChecks(t *testing.T, cfg Config) {
 	name := strings.Trim(s.Table().Name, "\"`")
 	t.Cleanup(func() { dropTable(t, e.db, name) })
 	opts = append([]sqlstore.Option{sqlstore.WithTable(name), sqlstore.WithPruneInterval(0), sqlstore.WithCreateTable(false)}, cfg.Options...)
-	s2, err := sqlstore.New(ctx(t), e.db, opts...)
+	s2, err := cfg.new(ctx(t), e.db, opts...)
 	if err != nil {
 		t.Fatalf("New(WithCreateTable(false)) on an existing table: %v", err)
 	}
@@ -771,7 +771,7 @@ func testContext(t *testing.T, cfg Config) {
 		}
 	}
 	wantGet(t, s, "ctx", []byte("x"))
-	_, err := sqlstore.New(c, e.db, sqlstore.WithTable(TableName()))
+	_, err := cfg.new(c, e.db, sqlstore.WithTable(TableName()))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("New with a cancelled context = %v, want context.Canceled", err)
 	}
@@ -797,7 +797,7 @@ func testTimeZones(t *testing.T, cfg Config) {
 		db := cfg.OpenInTimeZone(t, tz)
 		clocks[i] = NewClock(base.In(loc))
 		opts := append([]sqlstore.Option{sqlstore.WithTable(e.table), sqlstore.WithClock(clocks[i].Now), sqlstore.WithPruneInterval(0), sqlstore.WithTouchThreshold(0)}, cfg.Options...)
-		s, err := sqlstore.New(ctx(t), db, opts...)
+		s, err := cfg.new(ctx(t), db, opts...)
 		if err != nil {
 			t.Fatalf("New in %s: %v", tz, err)
 		}

@@ -1,0 +1,153 @@
+package pgxnative
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"go.uber.org/goleak"
+
+	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/testdb"
+	"github.com/go-sqlstore/sqlstore/sqlstoretest"
+)
+
+// openPool returns a pool to the test PostgreSQL server
+// (SQLSTORE_POSTGRES_DSN) with params as run-time parameters, closed when
+// the test ends.
+func openPool(t testing.TB, params map[string]string) *pgxpool.Pool {
+	t.Helper()
+	dsnURL := testdb.DSN(t, "pgx")
+	if params != nil {
+		dsnURL = testdb.WithParams(t, dsnURL, params)
+	}
+	cfg, err := pgxpool.ParseConfig(dsnURL)
+	if err != nil {
+		t.Fatalf("pgxpool.ParseConfig: %v", err)
+	}
+	cfg.MaxConns = testdb.MaxConns
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("pgxpool.NewWithConfig: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	if err := pool.Ping(ctx); err != nil {
+		testdb.Unavailable(t, "PostgreSQL (%s) is not reachable through pgxpool: %v", testdb.PostgresEnv, err)
+	}
+	return pool
+}
+
+// TestNew makes a store with New, as an application does, and checks that
+// requests take the pool's own path, that Close releases all New opened
+// (no goroutine left) and leaves the caller's pool open, and that a failed
+// New leaves nothing behind. It does not run in parallel: goleak sees every
+// goroutine of the process.
+func TestNew(t *testing.T) {
+	pool := openPool(t, nil)
+	admin := stdlib.OpenDBFromPool(pool)
+	t.Cleanup(func() { admin.Close() })
+	table := testdb.Table(t, admin)
+	ctx := context.Background()
+	snapshot := goleak.IgnoreCurrent()
+
+	if _, err := New(ctx, pool, sqlstore.WithTable("no such table!")); err == nil || !strings.Contains(err.Error(), "no such table!") {
+		t.Errorf("New with an invalid table name = %v, want an error naming it", err)
+	}
+	if _, err := New(ctx, nil); err == nil || !strings.Contains(err.Error(), "nil *pgxpool.Pool") {
+		t.Errorf("New(nil pool) = %v, want an error naming it", err)
+	}
+
+	s, err := New(ctx, pool, sqlstore.WithTable(table), sqlstore.WithPruneInterval(10*time.Millisecond))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	if s.Dialect() != sqlstore.Postgres {
+		t.Errorf("dialect %s, want postgres", s.Dialect().Name())
+	}
+	data := []byte("pgx\x00\xff native")
+	if err := s.Set(ctx, "live", data, time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("Set: %v", err)
+	}
+	// Every request from here on goes through the pool, not database/sql,
+	// which (with no idle connections, as OpenDBFromPool sets it) would close
+	// a connection after each use.
+	before, acquired := s.DB().Stats().MaxIdleClosed, pool.Stat().AcquireCount()
+	const n = 50
+	for i := range n {
+		if got, found, err := s.Get(ctx, "live"); err != nil || !found || !bytes.Equal(got, data) {
+			t.Fatalf("Get %d = %q, %v, %v; want %q", i, got, found, err, data)
+		}
+		if err := s.Touch(ctx, "live", time.Now().Add(2*time.Hour)); err != nil {
+			t.Fatalf("Touch: %v", err)
+		}
+	}
+	if err := s.Delete(ctx, "live"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if got := s.DB().Stats().MaxIdleClosed - before; got > 2 { // the background pruner may sweep meanwhile
+		t.Errorf("%d requests used %d database/sql connections, want them on the pool", 2*n+1, got)
+	}
+	if got := pool.Stat().AcquireCount() - acquired; got < 2*n+1 {
+		t.Errorf("%d requests acquired %d pool connections, want at least as many", 2*n+1, got)
+	}
+	if n, err := s.Count(ctx); err != nil || n != 0 {
+		t.Errorf("Count = %d, %v; want 0", n, err)
+	}
+
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.DB().PingContext(ctx); err == nil {
+		t.Error("Close left open the *sql.DB that New opened")
+	}
+	if _, _, err := s.Get(ctx, "live"); !errors.Is(err, sqlstore.ErrClosed) {
+		t.Errorf("Get after Close = %v, want ErrClosed", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		t.Errorf("Close closed the caller's pool: %v", err)
+	}
+	goleak.VerifyNone(t, snapshot)
+}
+
+// TestConformance runs the conformance suite through the pool: every store
+// the suite makes is built as New builds it, over a pool of its own for the
+// time-zone tests.
+func TestConformance(t *testing.T) {
+	var mu sync.Mutex
+	pools := map[*sql.DB]*pgxpool.Pool{}
+	open := func(t testing.TB, params map[string]string) *sql.DB {
+		p := openPool(t, params)
+		db := stdlib.OpenDBFromPool(p)
+		t.Cleanup(func() { db.Close() }) // before the pool's
+		mu.Lock()
+		pools[db] = p
+		mu.Unlock()
+		return db
+	}
+	shared := open(t, nil)
+	sqlstoretest.Run(t, sqlstoretest.Config{
+		Name: "pgxnative",
+		Open: func(testing.TB) *sql.DB { return shared },
+		OpenInTimeZone: func(t testing.TB, tz string) *sql.DB {
+			return open(t, map[string]string{"timezone": tz})
+		},
+		New: func(ctx context.Context, db *sql.DB, opts ...sqlstore.Option) (*sqlstore.Store, error) {
+			mu.Lock()
+			p := pools[db]
+			mu.Unlock()
+			if p == nil {
+				return nil, errors.New("test: the suite passed a *sql.DB it did not get from Open")
+			}
+			return newStore(ctx, p, db, false, opts...)
+		},
+	})
+}
