@@ -85,9 +85,10 @@ type Dialect interface {
 
 // SerialWriter is an optional interface of a Dialect whose database takes
 // one writer at a time, as SQLite does. A Store over such a dialect queues
-// its own writes, in arrival order, instead of letting them wait in the
-// driver's busy handler, which serves waiters in no order and so can time one
-// out ("database is locked") under load.
+// its own writes, in arrival order, and lets one at a time (WithWriteSlots)
+// reach the driver, instead of letting them all wait in the driver's busy
+// handler, which serves waiters in no order and so can time one out
+// ("database is locked") under load.
 type SerialWriter interface {
 	SerialWrites() bool
 }

@@ -20,6 +20,7 @@ const (
 	DefaultMaxDataSize    = 8 << 20 // 8 MiB: fits MariaDB's default 16 MiB max_allowed_packet
 	DefaultTouchThreshold = 5 * time.Second
 	DefaultMaxRetries     = 16
+	DefaultWriteSlots     = 1
 )
 
 // An Option configures a Store. Options are checked by New, which returns an
@@ -46,6 +47,7 @@ type config struct {
 	maxRetries     int
 	tidbTTL        string
 	querier        Querier
+	writeSlots     int
 	errs           []error
 }
 
@@ -65,6 +67,7 @@ func defaultConfig() config {
 		prunePause:     DefaultPrunePause,
 		touchThreshold: DefaultTouchThreshold,
 		maxRetries:     DefaultMaxRetries,
+		writeSlots:     DefaultWriteSlots,
 	}
 }
 
@@ -246,5 +249,31 @@ func WithQuerier(q Querier) Option {
 			c.fail("WithQuerier: nil Querier")
 		}
 		c.querier = q
+	}
+}
+
+// WithWriteSlots sets how many writes of the Store (Set, Touch, Delete,
+// Clear, prune batches) reach the driver at once on a database that takes
+// one writer at a time (SQLite: a SerialWriter dialect); the others wait in
+// Go, in arrival order, and give up when their context ends. Other dialects
+// ignore it.
+//
+// The default, 1, hands SQLite's write lock from one write to the next with
+// no write of the Store waiting in the driver's busy handler, which retries a locked
+// database at growing intervals (1 ms up to 100 ms) and in no order. Two
+// slots overlap one write's Go and driver work with another's time under the
+// lock: faster at moderate concurrency (over mattn/go-sqlite3, about a
+// quarter more writes at 16 goroutines), but the second write waits in the
+// busy handler, so under sustained load writes finish in a less even order,
+// and where the lock is held nearly all the time (a slow fsync) one can wait
+// out the busy timeout and fail with "database is locked". Zero turns the
+// queue off, leaving every write to the busy handler. BENCHMARKS.md has the
+// figures.
+func WithWriteSlots(n int) Option {
+	return func(c *config) {
+		if n < 0 {
+			c.fail("WithWriteSlots: %d is negative", n)
+		}
+		c.writeSlots = n
 	}
 }

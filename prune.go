@@ -175,7 +175,8 @@ const maxBackoff = 250 * time.Millisecond
 // retry runs a write, retrying transient conflicts (deadlocks, serialization
 // failures, Galera certification conflicts) with jittered exponential
 // backoff, at most WithMaxRetries times. On SQLite the writes of one Store
-// run one at a time, in the order they came (see Store.writer).
+// run one at a time (WithWriteSlots), in the order they came (see
+// Store.writer).
 func (s *Store) retry(ctx context.Context, op string, f func() error) error {
 	if s.writer != nil {
 		select {

@@ -75,9 +75,10 @@ type Store struct {
 	once   sync.Once
 	err    error      // result of Close
 	sweep  sync.Mutex // one sweep at a time in this process
-	// writer holds the one write in flight when the dialect is a
-	// SerialWriter (SQLite): queued here, writes are served in order, and
-	// only one connection of the process waits for the file lock.
+	// writer holds the writes in flight (WithWriteSlots, one by default)
+	// when the dialect is a SerialWriter (SQLite): queued here, writes are
+	// served in order, and only that many connections of the process wait
+	// for the file lock; nil when the queue is off.
 	writer chan struct{}
 }
 
@@ -140,8 +141,8 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 
 	d := cfg.dialect
 	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger, qr: cfg.querier}
-	if sw, ok := d.(SerialWriter); ok && sw.SerialWrites() {
-		s.writer = make(chan struct{}, 1)
+	if sw, ok := d.(SerialWriter); ok && sw.SerialWrites() && cfg.writeSlots > 0 {
+		s.writer = make(chan struct{}, cfg.writeSlots)
 	}
 	s.t = Table{
 		Name:      d.QuoteIdent(cfg.table),
