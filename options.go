@@ -259,8 +259,9 @@ func WithQuerier(q Querier) Option {
 // ignore it.
 //
 // The default, 1, hands SQLite's write lock from one write to the next with
-// no write of the Store waiting in the driver's busy handler, which retries a locked
-// database at growing intervals (1 ms up to 100 ms) and in no order. Two
+// no write of the Store waiting in the driver's busy handler, which retries
+// a locked database at growing intervals (1 ms up to 100 ms) and in no
+// order. Two
 // slots overlap one write's Go and driver work with another's time under the
 // lock: faster at moderate concurrency (over mattn/go-sqlite3, about a
 // quarter more writes at 16 goroutines), but the second write waits in the
