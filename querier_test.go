@@ -127,9 +127,7 @@ func wantCall(t *testing.T, op string, calls []fqCall, method, query string, wan
 func qrNew(t *testing.T, c smDialect, q sqlstore.Querier, opts ...sqlstore.Option) (*sqlstore.Store, sqlmock.Sqlmock) {
 	t.Helper()
 	db, mock := smMock(t)
-	mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("schema").AddRow(c.schema))
-	mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").
-		WillReturnRows(smRows("column_name").AddRow("expiry").AddRow("token").AddRow("data"))
+	c.expectCatalog(mock, true)
 	s := smNew(t, c, db, append([]sqlstore.Option{sqlstore.WithQuerier(q)}, opts...)...)
 	smMet(t, mock)
 	return s, mock

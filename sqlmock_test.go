@@ -191,15 +191,21 @@ func smMock(t *testing.T) (*sql.DB, sqlmock.Sqlmock) {
 
 func smRows(cols ...string) *sqlmock.Rows { return sqlmock.NewRows(cols) }
 
-// expectNew expects New with the default names: the schema, the columns,
-// the creation transaction when the table is missing, the four prepares.
-func (c smDialect) expectNew(mock sqlmock.Sqlmock, exists, hashed bool) []*sqlmock.ExpectedPrepare {
+// expectCatalog expects New's catalog queries with the default names: the
+// schema, then the columns (all three when the table exists, none if not).
+func (c smDialect) expectCatalog(mock sqlmock.Sqlmock, exists bool) {
 	mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("schema").AddRow(c.schema))
 	cols := smRows("column_name")
 	if exists {
 		cols.AddRow("expiry").AddRow("token").AddRow("data")
 	}
 	mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols)
+}
+
+// expectNew expects New with the default names: the catalog queries, the
+// creation transaction when the table is missing, the four prepares.
+func (c smDialect) expectNew(mock sqlmock.Sqlmock, exists, hashed bool) []*sqlmock.ExpectedPrepare {
+	c.expectCatalog(mock, exists)
 	if !exists {
 		mock.ExpectBegin()
 		if c.createLock != "" {

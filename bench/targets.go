@@ -312,21 +312,14 @@ func newSQLStoreTarget(e *env, dbName, driverLabel, driverName, dsnStr, table st
 	return newSQLStoreTargetDDL(e, "sqlstore", dbName, driverLabel, driverName, dsnStr, table, nil, opts...)
 }
 
-// newSQLStoreVariant is sqlstore with options it does not ship by default,
-// shown for reference and kept out of the target check (kindVariant).
-func newSQLStoreVariant(e *env, name, dbName, driverLabel, driverName, dsnStr, table string, opts ...sqlstore.Option) *target {
-	t := newSQLStoreTargetDDL(e, name, dbName, driverLabel, driverName, dsnStr, table, nil, opts...)
-	t.kind = kindVariant
-	return t
-}
-
-// newSQLStoreTargetDDL is newSQLStoreTarget creating the table itself with
-// ddl first (New runs no DDL on an existing table). A target with DDL of its
-// own is sqlstore on a table it would not make: a reference variant
-// (kindVariant), kept out of the target check.
+// newSQLStoreTargetDDL is newSQLStoreTarget under another name, creating
+// the table itself with ddl first (New runs no DDL on an existing table). A
+// target named other than "sqlstore" is sqlstore as it does not ship (a
+// table it would not make, options it does not default to): a reference
+// variant (kindVariant), kept out of the target check.
 func newSQLStoreTargetDDL(e *env, name, dbName, driverLabel, driverName, dsnStr, table string, ddl []string, opts ...sqlstore.Option) *target {
 	t := &target{name: name, db: dbName, driver: driverLabel, kind: kindSQLStore}
-	if ddl != nil {
+	if name != "sqlstore" {
 		t.kind = kindVariant
 	}
 	t.open = func(ctx context.Context) error {
@@ -773,8 +766,8 @@ func (e *env) targets(dbs map[string]bool) []*target {
 		out = append(out,
 			newSQLStoreTarget(e, "sqlite", "modernc", "sqlite", e.sqliteDSN("sqlite", "sqlstore_modernc.db"), "sqlstore"),
 			newSQLStoreTarget(e, "sqlite", "mattn", "sqlite3", e.sqliteDSN("sqlite3", "sqlstore_mattn.db"), "sqlstore"),
-			newSQLStoreVariant(e, "sqlstore write slots 2", "sqlite", "mattn", "sqlite3", e.sqliteDSN("sqlite3", "sqlstore_mattn_ws2.db"), "sqlstore", sqlstore.WithWriteSlots(2)),
-			newSQLStoreVariant(e, "sqlstore write slots 2", "sqlite", "modernc", "sqlite", e.sqliteDSN("sqlite", "sqlstore_modernc_ws2.db"), "sqlstore", sqlstore.WithWriteSlots(2)),
+			newSQLStoreTargetDDL(e, "sqlstore write slots 2", "sqlite", "mattn", "sqlite3", e.sqliteDSN("sqlite3", "sqlstore_mattn_ws2.db"), "sqlstore", nil, sqlstore.WithWriteSlots(2)),
+			newSQLStoreTargetDDL(e, "sqlstore write slots 2", "sqlite", "modernc", "sqlite", e.sqliteDSN("sqlite", "sqlstore_modernc_ws2.db"), "sqlstore", nil, sqlstore.WithWriteSlots(2)),
 			newSCSTarget(e, "sqlite", "scs sqlite3store", "mattn", "sqlite3", e.sqliteDSN("sqlite3", "scs.db")),
 		)
 	}
