@@ -1,8 +1,10 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"fmt"
 	"hash/fnv"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -222,3 +224,21 @@ func lockName(schema, table string) string {
 
 // truncMilli truncates t to the millisecond, the precision of every expiry.
 func truncMilli(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+
+// detectDialect picks the dialect from the package of the pool's driver.
+func detectDialect(db *sql.DB) (Dialect, error) {
+	t := reflect.TypeOf(db.Driver())
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	pkg := t.PkgPath()
+	switch {
+	case pkg == "github.com/lib/pq" || strings.HasPrefix(pkg, "github.com/jackc/pgx/"):
+		return Postgres, nil
+	case pkg == "github.com/go-sql-driver/mysql":
+		return MySQL, nil
+	case pkg == "modernc.org/sqlite" || pkg == "github.com/mattn/go-sqlite3":
+		return SQLite, nil
+	}
+	return nil, fmt.Errorf("sqlstore: cannot tell the dialect of driver %s.%s (a driver wrapped by another package, such as otelsql, hides it); pass WithDialect(sqlstore.Postgres), WithDialect(sqlstore.MySQL) or WithDialect(sqlstore.SQLite)", pkg, t.Name())
+}

@@ -5,22 +5,8 @@ import (
 	"log/slog"
 	"regexp"
 	"time"
-)
 
-// Defaults of the options.
-const (
-	DefaultTable          = "sessions"
-	DefaultIDColumn       = "token"
-	DefaultDataColumn     = "data"
-	DefaultExpiryColumn   = "expiry"
-	DefaultPruneInterval  = 5 * time.Minute
-	DefaultDefaultTTL     = 24 * time.Hour
-	DefaultPruneBatchSize = 1000
-	DefaultPrunePause     = 10 * time.Millisecond
-	DefaultMaxDataSize    = 8 << 20 // 8 MiB: fits MariaDB's default 16 MiB max_allowed_packet
-	DefaultTouchThreshold = 5 * time.Second
-	DefaultMaxRetries     = 16
-	DefaultWriteSlots     = 1
+	"github.com/go-sqlstore/sqlstore/internal/defaults"
 )
 
 // An Option configures a Store. Options are checked by New, which returns an
@@ -53,21 +39,21 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		table:          DefaultTable,
-		idCol:          DefaultIDColumn,
-		dataCol:        DefaultDataColumn,
-		expiryCol:      DefaultExpiryColumn,
+		table:          defaults.Table,
+		idCol:          defaults.IDColumn,
+		dataCol:        defaults.DataColumn,
+		expiryCol:      defaults.ExpiryColumn,
 		createTable:    true,
-		pruneInterval:  DefaultPruneInterval,
-		defaultTTL:     DefaultDefaultTTL,
+		pruneInterval:  defaults.PruneInterval,
+		defaultTTL:     defaults.TTL,
 		now:            time.Now,
 		hashedIDs:      true,
-		maxDataSize:    DefaultMaxDataSize,
-		pruneBatchSize: DefaultPruneBatchSize,
-		prunePause:     DefaultPrunePause,
-		touchThreshold: DefaultTouchThreshold,
-		maxRetries:     DefaultMaxRetries,
-		writeSlots:     DefaultWriteSlots,
+		maxDataSize:    defaults.MaxDataSize,
+		pruneBatchSize: defaults.PruneBatchSize,
+		prunePause:     defaults.PrunePause,
+		touchThreshold: defaults.TouchThreshold,
+		maxRetries:     defaults.MaxRetries,
+		writeSlots:     defaults.WriteSlots,
 	}
 }
 
@@ -254,22 +240,19 @@ func WithQuerier(q Querier) Option {
 
 // WithWriteSlots sets how many writes of the Store (Set, Touch, Delete,
 // Clear, prune batches) reach the driver at once on a database that takes
-// one writer at a time (SQLite: a SerialWriter dialect); the others wait in
+// one writer at a time (SQLite: a [SerialWriter] dialect); the others wait in
 // Go, in arrival order, and give up when their context ends. Other dialects
 // ignore it.
 //
 // The default, 1, hands SQLite's write lock from one write to the next with
 // no write of the Store waiting in the driver's busy handler, which retries
-// a locked database at growing intervals (1 ms up to 100 ms) and in no
-// order. Two
-// slots overlap one write's Go and driver work with another's time under the
-// lock: faster at moderate concurrency (over mattn/go-sqlite3, about a
-// quarter more writes at 16 goroutines), but the second write waits in the
-// busy handler, so under sustained load writes finish in a less even order,
-// and where the lock is held nearly all the time (a slow fsync) one can wait
-// out the busy timeout and fail with "database is locked". Zero turns the
-// queue off, leaving every write to the busy handler. BENCHMARKS.md has the
-// figures.
+// a locked database at growing intervals and in no order. Two slots overlap
+// one write's Go and driver work with another's time under the lock: faster
+// at moderate concurrency, but the second write waits in the busy handler,
+// so under sustained load writes finish in a less even order, and where the
+// lock is held nearly all the time (a slow fsync) one can wait out the busy
+// timeout and fail with "database is locked". Zero turns the queue off,
+// leaving every write to the busy handler. BENCHMARKS.md measures each.
 func WithWriteSlots(n int) Option {
 	return func(c *config) {
 		if n < 0 {

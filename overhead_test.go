@@ -32,7 +32,9 @@ func BenchmarkOverhead(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	t, d := s.Table(), s.Dialect()
+	d := sqlstore.Postgres
+	t := sqlstore.Table{Schema: d.QuoteIdent("public"), Name: d.QuoteIdent("sessions"),
+		ID: d.QuoteIdent("token"), Data: d.QuoteIdent("data"), Expiry: d.QuoteIdent("expiry")}
 	prep := func(q string) *sql.Stmt {
 		st, err := db.PrepareContext(ctx, q)
 		if err != nil {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"math/rand/v2"
-	"reflect"
 	"time"
 )
 
@@ -21,12 +19,15 @@ const lockPoll = 200 * time.Millisecond
 // table runs at a time across processes: Prune waits for a sweep elsewhere to
 // finish, then runs its own. Close cancels a Prune in flight.
 func (s *Store) Prune(ctx context.Context) (deleted int64, err error) {
-	return s.PruneProgress(ctx, nil)
+	return s.prune(ctx, nil)
 }
 
-// PruneProgress is Prune, calling progress (when not nil) with the running
-// total of deleted rows after every batch, for tools that report long sweeps.
-func (s *Store) PruneProgress(ctx context.Context, progress func(deleted int64)) (deleted int64, err error) {
+// prune is Prune, calling progress (when not nil) with the running total of
+// deleted rows after every batch, for the CLI's progress line.
+func (s *Store) prune(ctx context.Context, progress func(deleted int64)) (deleted int64, err error) {
+	if err := s.ready(ctx, "prune"); err != nil {
+		return 0, err
+	}
 	done, err := s.track()
 	if err != nil {
 		return 0, err
@@ -126,7 +127,7 @@ func (s *Store) sweepOnce(ctx context.Context, wait bool, progress func(int64)) 
 			return total, s.wrap(ctx, "prune", err)
 		}
 		var n int64
-		err := s.retry(ctx, "prune", func() error {
+		err := s.write(ctx, "prune", func() error {
 			res, err := stmt.ExecContext(ctx, now, s.cfg.pruneBatchSize)
 			if err != nil {
 				return err
@@ -164,77 +165,4 @@ func (s *Store) unlock(conn *sql.Conn) {
 	if _, err := conn.ExecContext(ctx, s.d.Unlock(), s.lock); err != nil {
 		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 	}
-}
-
-// maxBackoff caps the wait between two attempts of a write. With the default
-// 16 retries a write waits at most about 2.3 s in all (3.4 s at the jitter's
-// worst): long enough to outlast a burst of conflicts on one id through
-// every node of a Galera cluster, which 8 retries capped at 100 ms were not.
-const maxBackoff = 250 * time.Millisecond
-
-// retry runs a write, retrying transient conflicts (deadlocks, serialization
-// failures, Galera certification conflicts) with jittered exponential
-// backoff, at most WithMaxRetries times. On SQLite the writes of one Store
-// run one at a time (WithWriteSlots), in the order they came (see
-// Store.writer).
-func (s *Store) retry(ctx context.Context, op string, f func() error) error {
-	if s.writer != nil {
-		select {
-		case s.writer <- struct{}{}:
-			defer func() { <-s.writer }()
-		case <-ctx.Done():
-			return s.wrap(ctx, op, ctx.Err())
-		}
-	}
-	if err := s.attempt(ctx, f); err != nil {
-		return s.wrap(ctx, op, err)
-	}
-	return nil
-}
-
-// attempt runs f until it succeeds, fails with an error that is not
-// transient, the context ends, or WithMaxRetries retries are spent, with
-// jittered exponential backoff between tries; it returns f's last error.
-func (s *Store) attempt(ctx context.Context, f func() error) error {
-	backoff := time.Millisecond
-	for try := 0; ; try++ {
-		err := f()
-		if err == nil || try >= s.cfg.maxRetries || !transient(err) || ctx.Err() != nil {
-			return err
-		}
-		t := time.NewTimer(backoff/2 + rand.N(backoff))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		backoff = min(2*backoff, maxBackoff)
-	}
-}
-
-// transient reports whether err is a conflict that the same statement may
-// not meet again: SQLSTATE 40001 (serialization failure, Galera
-// certification conflict) or 40P01 (PostgreSQL deadlock), or MySQL error 1213
-// (deadlock). It reads drivers' errors without importing them: SQLState()
-// (lib/pq, pgx) or the Number field (go-sql-driver/mysql).
-func transient(err error) bool {
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if st, ok := e.(interface{ SQLState() string }); ok {
-			switch st.SQLState() {
-			case "40001", "40P01":
-				return true
-			}
-		}
-		v := reflect.ValueOf(e)
-		if v.Kind() == reflect.Pointer && !v.IsNil() {
-			v = v.Elem()
-		}
-		if v.Kind() == reflect.Struct {
-			if f := v.FieldByName("Number"); f.IsValid() && f.CanUint() && f.Uint() == 1213 {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
-	"github.com/go-sqlstore/sqlstore/sqlstoretest"
 )
 
 // relValue is the data writer w writes in its seq-th Set of id i: a header
@@ -413,7 +412,7 @@ func TestRaceTouchNeverRevives(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			base := time.Date(2032, 2, 29, 23, 59, 59, 999_000_000, time.UTC)
-			clock := sqlstoretest.NewClock(base)
+			clock := testdb.NewClock(base)
 			s := relOpen(t, kind, sqlstore.WithTouchThreshold(0), sqlstore.WithClock(clock.Now))
 			s.DB().SetMaxOpenConns(16)
 			ctx := relCtx(t)

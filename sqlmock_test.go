@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/DATA-DOG/go-sqlmock"
+	"github.com/go-sql-driver/mysql"
 	"go.uber.org/goleak"
 
 	"github.com/go-sqlstore/sqlstore"
@@ -814,14 +815,6 @@ func (e *smStateErr) Error() string {
 }
 func (e *smStateErr) SQLState() string { return e.code }
 
-// smMySQLErr is an error like go-sql-driver/mysql's: a Number field.
-type smMySQLErr struct {
-	Number  uint16
-	Message string
-}
-
-func (e *smMySQLErr) Error() string { return fmt.Sprintf("Error %d: %s", e.Number, e.Message) }
-
 func TestMockRetries(t *testing.T) {
 	c := smDialects[1] // MySQL: the Galera case
 	ctx := context.Background()
@@ -854,11 +847,11 @@ func TestMockRetries(t *testing.T) {
 	}{
 		{"sqlstate-40001", &smStateErr{"40001"}, true},
 		{"sqlstate-40P01", &smStateErr{"40P01"}, true},
-		{"mysql-1213", &smMySQLErr{1213, "Deadlock found when trying to get lock; try restarting transaction"}, true},
-		{"wrapped-1213", fmt.Errorf("driver: %w", &smMySQLErr{1213, "Deadlock"}), true},
+		{"mysql-1213", &mysql.MySQLError{Number: 1213, Message: "Deadlock found when trying to get lock; try restarting transaction"}, true},
+		{"wrapped-1213", fmt.Errorf("driver: %w", &mysql.MySQLError{Number: 1213, Message: "Deadlock"}), true},
 		{"sqlstate-23505", &smStateErr{"23505"}, false},
-		{"mysql-1062", &smMySQLErr{1062, "Duplicate entry"}, false},
-		{"mysql-1205", &smMySQLErr{1205, "Lock wait timeout exceeded"}, false},
+		{"mysql-1062", &mysql.MySQLError{Number: 1062, Message: "Duplicate entry"}, false},
+		{"mysql-1205", &mysql.MySQLError{Number: 1205, Message: "Lock wait timeout exceeded"}, false},
 		{"plain", errors.New("deadlock"), false},
 	} {
 		for _, o := range ops {
@@ -901,7 +894,7 @@ func TestMockRetries(t *testing.T) {
 		db, mock := smMock(t)
 		c.expectNew(mock, true, true)
 		s := smNew(t, c, db, sqlstore.WithMaxRetries(0))
-		e := &smMySQLErr{1213, "Deadlock"}
+		e := &mysql.MySQLError{Number: 1213, Message: "Deadlock"}
 		ops[0].expect(mock).WillReturnError(e)
 		if err := ops[0].call(s); !errors.Is(err, e) {
 			t.Errorf("Set with WithMaxRetries(0) = %v; want %v at once", err, e)
@@ -976,14 +969,48 @@ func TestMockNewErrors(t *testing.T) {
 			if !errors.Is(err, denied) {
 				t.Errorf("New = %v; want it to wrap the driver's error", err)
 			}
-			for _, want := range []string{"sqlstore: table " + c.schema + ".sessions does not exist and creating it failed", "run schema/" + c.name + ".sql", "`sqlstore migrate`"} {
+			for _, want := range []string{"sqlstore: table " + c.schema + ".sessions does not exist and this role may not create it", "run schema/" + c.name + ".sql", "`sqlstore migrate`"} {
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Errorf("New = %v; want it to contain %q", err, want)
 				}
 			}
 			smMet(t, mock)
 		})
-		t.Run(c.name+"/prepare-fails", func(t *testing.T) {
+		t.Run(c.name+"/create-fails", func(t *testing.T) {
+			// Not a privilege error: no hint about roles, only what failed.
+			db, mock := smMock(t)
+			full := &smStateErr{"53100"}
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(smRows("c"))
+			mock.ExpectBegin()
+			if c.createLock != "" {
+				mock.ExpectExec(c.createLock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			mock.ExpectExec(c.create[0]).WithoutArgs().WillReturnError(full)
+			mock.ExpectRollback()
+			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
+			if !errors.Is(err, full) || !strings.HasPrefix(err.Error(), "sqlstore: creating table "+c.schema+".sessions: ") ||
+				strings.Contains(err.Error(), "role") {
+				t.Errorf("New = %v; want the driver's error after the table's name, and no hint about roles", err)
+			}
+			smMet(t, mock)
+		})
+		t.Run(c.name+"/prepare-get-fails", func(t *testing.T) {
+			db, mock := smMock(t)
+			boom := errors.New("boom")
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(smRows("c").AddRow("token").AddRow("data").AddRow("expiry"))
+			mock.ExpectPrepare(c.get).WillReturnError(boom)
+			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
+			if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "sqlstore: preparing") {
+				t.Errorf("New = %v; want a wrapped prepare error", err)
+			}
+			smMet(t, mock)
+		})
+		t.Run(c.name+"/prepare-write-fails", func(t *testing.T) {
+			// A server that refuses to prepare a write (MariaDB on a
+			// read-only replica) leaves a Store that reads; the write
+			// reports the refusal, and is prepared again when next run.
 			db, mock := smMock(t)
 			boom := errors.New("boom")
 			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
@@ -991,11 +1018,24 @@ func TestMockNewErrors(t *testing.T) {
 			mock.ExpectPrepare(c.get).WillBeClosed()
 			mock.ExpectPrepare(c.set).WillBeClosed()
 			mock.ExpectPrepare(c.touch).WillReturnError(boom)
-			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
-			if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "sqlstore: preparing") {
-				t.Errorf("New = %v; want a wrapped prepare error", err)
+			mock.ExpectPrepare(c.del).WillBeClosed()
+			s, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d), sqlstore.WithPruneInterval(0), sqlstore.WithTouchThreshold(0))
+			if err != nil {
+				t.Fatalf("New = %v; want a Store that can read", err)
 			}
-			smMet(t, mock) // the statements prepared before were closed
+			mock.ExpectPrepare(c.touch).WillReturnError(boom)
+			if err := s.Touch(ctx, smID, time.Now().Add(time.Hour)); !errors.Is(err, boom) || !strings.Contains(err.Error(), "sqlstore: touch: preparing") {
+				t.Errorf("Touch = %v; want the wrapped prepare error", err)
+			}
+			any := sqlmock.AnyArg()
+			mock.ExpectPrepare(c.touch).WillBeClosed().ExpectExec().WithArgs(any, smKey, any, any, any).WillReturnResult(sqlmock.NewResult(0, 1))
+			if err := s.Touch(ctx, smID, time.Now().Add(time.Hour)); err != nil {
+				t.Errorf("second Touch = %v; want it prepared and run", err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			smMet(t, mock) // every statement prepared was closed
 		})
 		t.Run(c.name+"/columns-query-fails", func(t *testing.T) {
 			db, mock := smMock(t)
@@ -1250,7 +1290,7 @@ func TestMockNewRetriesCatalogConflicts(t *testing.T) {
 	for _, c := range smDialects {
 		t.Run(c.d.Name(), func(t *testing.T) {
 			db, mock := smMock(t)
-			conflict := &smMySQLErr{Number: 1213, Message: "Deadlock found when trying to get lock"}
+			conflict := &mysql.MySQLError{Number: 1213, Message: "Deadlock found when trying to get lock"}
 			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("schema").AddRow(c.schema))
 			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnError(conflict)
 			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnError(conflict)

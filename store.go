@@ -22,10 +22,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"reflect"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,18 +35,23 @@ var (
 	// ErrClosed is returned by every method of a Store after Close.
 	ErrClosed = errors.New("sqlstore: store is closed")
 	// ErrDataTooLarge is returned by Set, before any query runs, for data
-	// larger than the limit set with WithMaxDataSize.
+	// larger than the limit set with WithMaxDataSize, and for data the
+	// database itself refuses for its size.
 	ErrDataTooLarge = errors.New("sqlstore: session data too large")
 	// ErrInvalidExpiry is returned by Set and Touch, before any query runs,
 	// for an expiry before 1970 or after 9999.
 	ErrInvalidExpiry = errors.New("sqlstore: expiry out of range")
 )
 
-// MaxIDLen is the longest session id accepted, in bytes.
-const MaxIDLen = 255
+// errNilContext is returned by every method given a nil context, which
+// database/sql would panic on while holding the pool's lock.
+var errNilContext = errors.New("nil context")
+
+// maxIDLen is the longest session id accepted, in bytes.
+const maxIDLen = 255
 
 // Store keeps sessions in one table. It is safe for concurrent use. Create it
-// with New or Open and release it with Close.
+// with [New] or [Open] and release it with [Store.Close].
 type Store struct {
 	db     *sql.DB
 	ownsDB bool
@@ -59,13 +61,14 @@ type Store struct {
 	log    *slog.Logger
 	lock   string // advisory lock name of the table
 	schema string // resolved, unquoted schema of the table
+	q      queries
+	req    requests // runs Get, Set, Touch and Delete
 
-	q     queries
-	qr    Querier // runs get, set, touch and del when set (WithQuerier)
-	get   *sql.Stmt
-	set   *sql.Stmt
-	touch *sql.Stmt
-	del   *sql.Stmt
+	// slots holds the writes in flight (WithWriteSlots, one by default)
+	// when the dialect is a SerialWriter (SQLite): queued here, writes are
+	// served in order, and only that many connections of the process wait
+	// for the file lock; nil when the queue is off.
+	slots chan struct{}
 
 	closed atomic.Bool
 	mu     sync.Mutex // guards wg.Add against Close
@@ -75,35 +78,33 @@ type Store struct {
 	once   sync.Once
 	err    error      // result of Close
 	sweep  sync.Mutex // one sweep at a time in this process
-	// writer holds the writes in flight (WithWriteSlots, one by default)
-	// when the dialect is a SerialWriter (SQLite): queued here, writes are
-	// served in order, and only that many connections of the process wait
-	// for the file lock; nil when the queue is off.
-	writer chan struct{}
 }
 
-// queries holds the SQL of every operation, built once by the dialect.
+// queries holds the SQL of every statement the Store runs itself, built
+// once by the dialect.
 type queries struct {
-	get, set, touch, del, count, rng, clear, prune, stats string
+	requestSQL
+	count, rng, clear, prune, stats string
 }
 
 // New returns a Store over db, which the caller owns: Close never closes it.
 // New validates the options and identifiers, detects the dialect unless
-// WithDialect is given, creates the table and its expiry index if they are
-// missing (or, with WithCreateTable(false), checks that they exist), prepares
-// the statements and starts the background pruner.
+// [WithDialect] is given, creates the table and its expiry index if they are
+// missing (or, with [WithCreateTable](false), checks that they exist),
+// prepares the statements and starts the background pruner.
 //
 // New runs no DDL when the table exists, so a role with only SELECT, INSERT,
 // UPDATE and DELETE on it can use the store. For SQLite, the pool should set
-// a busy timeout and WAL mode (see Open), or concurrent writers see
+// a busy timeout and WAL mode (see [Open]), or concurrent writers see
 // "database is locked".
 func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) {
+	if ctx == nil {
+		return nil, fmt.Errorf("sqlstore: New: %w", errNilContext)
+	}
 	defer func() {
 		// Some drivers (lib/pq) report a cancelled query their own way:
 		// keep the context's error in the chain, as the methods do.
-		if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
-			err = fmt.Errorf("%w: %w", err, cerr)
-		}
+		err = withContextErr(ctx, err)
 	}()
 	if db == nil {
 		return nil, errors.New("sqlstore: New: nil *sql.DB")
@@ -112,18 +113,8 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if len(cfg.errs) > 0 {
-		return nil, cfg.errs[0]
-	}
-	for _, id := range []struct{ kind, name string }{
-		{"table", cfg.table}, {"id column", cfg.idCol}, {"data column", cfg.dataCol}, {"expiry column", cfg.expiryCol},
-	} {
-		if err := validIdent(id.kind, id.name); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.idCol == cfg.dataCol || cfg.idCol == cfg.expiryCol || cfg.dataCol == cfg.expiryCol {
-		return nil, fmt.Errorf("sqlstore: column names %q, %q, %q are not distinct", cfg.idCol, cfg.dataCol, cfg.expiryCol)
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	if cfg.dialect == nil {
 		d, err := detectDialect(db)
@@ -131,32 +122,20 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 			return nil, err
 		}
 		cfg.dialect = d
-	}
-	if cfg.tidbTTL != "" && cfg.dialect.Name() != "mysql" {
-		return nil, fmt.Errorf("sqlstore: WithTiDBTTL needs the MySQL dialect, not %s", cfg.dialect.Name())
+		if err := cfg.validate(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.logger == nil {
 		cfg.logger = slog.Default()
 	}
 
 	d := cfg.dialect
-	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger, qr: cfg.querier}
+	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger, t: cfg.tableFor(d), schema: cfg.schema}
 	if sw, ok := d.(SerialWriter); ok && sw.SerialWrites() && cfg.writeSlots > 0 {
-		s.writer = make(chan struct{}, cfg.writeSlots)
+		s.slots = make(chan struct{}, cfg.writeSlots)
 	}
-	s.t = Table{
-		Name:      d.QuoteIdent(cfg.table),
-		Index:     d.QuoteIdent(indexName(cfg.table)),
-		ID:        d.QuoteIdent(cfg.idCol),
-		Data:      d.QuoteIdent(cfg.dataCol),
-		Expiry:    d.QuoteIdent(cfg.expiryCol),
-		HashedIDs: cfg.hashedIDs,
-		TTL:       cfg.tidbTTL,
-	}
-	if cfg.schema != "" {
-		s.t.Schema = d.QuoteIdent(cfg.schema)
-		s.schema = cfg.schema
-	} else {
+	if s.schema == "" {
 		var schema sql.NullString
 		if err := db.QueryRowContext(ctx, d.CurrentSchema()).Scan(&schema); err != nil {
 			return nil, fmt.Errorf("sqlstore: reading the current schema: %w", err)
@@ -168,15 +147,16 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 	}
 	s.lock = lockName(s.schema, cfg.table)
 	s.q = queries{
-		get: d.Get(s.t), set: d.Set(s.t), touch: d.Touch(s.t), del: d.Delete(s.t),
-		count: d.Count(s.t), rng: d.Range(s.t), clear: d.Clear(s.t), prune: d.Prune(s.t), stats: d.Stats(s.t),
+		requestSQL: requestSQL{get: d.Get(s.t), set: d.Set(s.t), touch: d.Touch(s.t), delete: d.Delete(s.t)},
+		count:      d.Count(s.t), rng: d.Range(s.t), clear: d.Clear(s.t), prune: d.Prune(s.t), stats: d.Stats(s.t),
 	}
 
 	if err := s.ensureTable(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.prepare(ctx); err != nil {
-		s.closeStmts()
+	if cfg.querier != nil {
+		s.req = native{q: cfg.querier, sql: s.q.requestSQL}
+	} else if s.req, err = newPrepared(ctx, db, s.q.requestSQL); err != nil {
 		return nil, err
 	}
 
@@ -188,182 +168,14 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 	return s, nil
 }
 
-// detectDialect picks the dialect from the package of the pool's driver.
-func detectDialect(db *sql.DB) (Dialect, error) {
-	t := reflect.TypeOf(db.Driver())
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	pkg := t.PkgPath()
-	switch {
-	case pkg == "github.com/lib/pq" || strings.HasPrefix(pkg, "github.com/jackc/pgx/"):
-		return Postgres, nil
-	case pkg == "github.com/go-sql-driver/mysql":
-		return MySQL, nil
-	case pkg == "modernc.org/sqlite" || pkg == "github.com/mattn/go-sqlite3":
-		return SQLite, nil
-	}
-	return nil, fmt.Errorf("sqlstore: cannot tell the dialect of driver %s.%s; pass WithDialect(sqlstore.Postgres), MySQL or SQLite", pkg, t.Name())
-}
-
-// ensureTable checks the table and creates it when it is missing and
-// creation is on.
-func (s *Store) ensureTable(ctx context.Context) error {
-	// Reading the catalog while another process creates a table can meet a
-	// transient conflict (a Galera node applying the DDL): retried as writes are.
-	var missing []string
-	err := s.attempt(ctx, func() (err error) {
-		missing, err = s.missingColumns(ctx)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if missing == nil {
-		return nil
-	}
-	name := s.schema + "." + s.cfg.table
-	if len(missing) < 3 { // the table exists without some columns: never alter it
-		return fmt.Errorf("sqlstore: table %s has no column %s", name, strings.Join(missing, ", no column "))
-	}
-	if !s.cfg.createTable {
-		return fmt.Errorf("sqlstore: table %s does not exist; create it with the statements of schema/%s.sql or `sqlstore migrate`, or use WithCreateTable(true)", name, s.d.Name())
-	}
-	if err := s.attempt(ctx, func() error { return s.createTable(ctx) }); err != nil {
-		return fmt.Errorf("sqlstore: table %s does not exist and creating it failed: %w; have a role that may create it run schema/%s.sql or `sqlstore migrate`", name, err, s.d.Name())
-	}
-	return nil
-}
-
-// missingColumns returns the names of the store's columns the table lacks:
-// nil when it has them all, all three when the table is missing.
-func (s *Store) missingColumns(ctx context.Context) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.d.Columns(), s.schema, s.cfg.table)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: reading the columns of %s.%s: %w", s.schema, s.cfg.table, err)
-	}
-	defer rows.Close()
-	have := map[string]bool{}
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, fmt.Errorf("sqlstore: reading the columns of %s.%s: %w", s.schema, s.cfg.table, err)
-		}
-		have[c] = true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: reading the columns of %s.%s: %w", s.schema, s.cfg.table, err)
-	}
-	var missing []string
-	for _, c := range []string{s.cfg.idCol, s.cfg.dataCol, s.cfg.expiryCol} {
-		if !have[c] {
-			missing = append(missing, c)
-		}
-	}
-	return missing, nil
-}
-
-// createTable runs the dialect's DDL in one transaction, behind its lock.
-func (s *Store) createTable(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if q := s.d.CreateLock(); q != "" {
-		if _, err := tx.ExecContext(ctx, q, s.lock); err != nil {
-			return err
-		}
-	}
-	for _, q := range s.d.CreateTable(s.t) {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// CreateTableSQL returns the statements that create the table and its expiry
-// index for dialect d with the given options, as New runs them. It is what
-// the schema/ files hold for the default names.
-func CreateTableSQL(d Dialect, opts ...Option) ([]string, error) {
-	cfg := defaultConfig()
-	cfg.dialect = d
-	for _, o := range opts {
-		o(&cfg)
-	}
-	if len(cfg.errs) > 0 {
-		return nil, cfg.errs[0]
-	}
-	if cfg.dialect == nil {
-		return nil, errors.New("sqlstore: CreateTableSQL: nil dialect")
-	}
-	for _, n := range []string{cfg.table, cfg.idCol, cfg.dataCol, cfg.expiryCol} {
-		if err := validIdent("identifier", n); err != nil {
-			return nil, err
-		}
-	}
-	d = cfg.dialect
-	t := Table{
-		Name: d.QuoteIdent(cfg.table), Index: d.QuoteIdent(indexName(cfg.table)),
-		ID: d.QuoteIdent(cfg.idCol), Data: d.QuoteIdent(cfg.dataCol), Expiry: d.QuoteIdent(cfg.expiryCol),
-		HashedIDs: cfg.hashedIDs, TTL: cfg.tidbTTL,
-	}
-	if cfg.schema != "" {
-		t.Schema = d.QuoteIdent(cfg.schema)
-	}
-	return d.CreateTable(t), nil
-}
-
-func (s *Store) prepare(ctx context.Context) error {
-	if s.qr != nil {
-		return nil // the Querier runs them
-	}
-	for _, p := range []struct {
-		stmt **sql.Stmt
-		q    string
-	}{{&s.get, s.q.get}, {&s.set, s.q.set}, {&s.touch, s.q.touch}, {&s.del, s.q.del}} {
-		st, err := s.db.PrepareContext(ctx, p.q)
-		if err != nil {
-			return fmt.Errorf("sqlstore: preparing %q: %w", p.q, err)
-		}
-		*p.stmt = st
-	}
-	return nil
-}
-
-func (s *Store) closeStmts() error {
-	var errs []error
-	for _, st := range []*sql.Stmt{s.get, s.set, s.touch, s.del} {
-		if st != nil {
-			errs = append(errs, st.Close())
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Dialect returns the store's dialect.
-func (s *Store) Dialect() Dialect { return s.d }
-
-// DB returns the store's pool.
-func (s *Store) DB() *sql.DB { return s.db }
-
-// Table returns the quoted names the store's statements use.
-func (s *Store) Table() Table { return s.t }
-
-// Now returns the time of the store's clock (WithClock), truncated to the
-// millisecond: the "now" of its expiry decisions. Adapters that turn a
-// max-age into an expiry start from it.
-func (s *Store) Now() time.Time { return s.now() }
-
-// CheckID returns ErrInvalidID, wrapped with the reason, unless id is 1 to
+// checkID returns ErrInvalidID, wrapped with the reason, unless id is 1 to
 // 255 bytes of printable ASCII.
-func CheckID(id string) error {
+func checkID(id string) error {
 	if len(id) == 0 {
 		return fmt.Errorf("%w: empty", ErrInvalidID)
 	}
-	if len(id) > MaxIDLen {
-		return fmt.Errorf("%w: %d bytes, more than %d", ErrInvalidID, len(id), MaxIDLen)
+	if len(id) > maxIDLen {
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrInvalidID, len(id), maxIDLen)
 	}
 	for i := 0; i < len(id); i++ {
 		if c := id[i]; c < 0x20 || c > 0x7e {
@@ -374,7 +186,9 @@ func CheckID(id string) error {
 }
 
 // Key returns what the store keeps in its id column for id: the lowercase
-// hex SHA-256 of id with hashed ids (the default), else id itself.
+// hex SHA-256 of id with hashed ids (the default), else id itself. It is the
+// id that [Store.Range] reports, so an application can tell which of the
+// listed sessions is the current one.
 func (s *Store) Key(id string) string {
 	if !s.cfg.hashedIDs {
 		return id
@@ -388,12 +202,23 @@ func (s *Store) Key(id string) string {
 // now returns the store clock's now, truncated to the millisecond.
 func (s *Store) now() time.Time { return truncMilli(s.cfg.now()) }
 
-// begin checks the store and the id before a call.
-func (s *Store) begin(id string) error {
+// ready checks the store and the context before a call.
+func (s *Store) ready(ctx context.Context, op string) error {
+	if ctx == nil {
+		return fmt.Errorf("sqlstore: %s: %w", op, errNilContext)
+	}
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	return CheckID(id)
+	return nil
+}
+
+// begin checks the store, the context and the id before a call.
+func (s *Store) begin(ctx context.Context, op, id string) error {
+	if err := s.ready(ctx, op); err != nil {
+		return err
+	}
+	return checkID(id)
 }
 
 // wrap prefixes err with the operation, reporting ErrClosed when a call
@@ -402,11 +227,17 @@ func (s *Store) wrap(ctx context.Context, op string, err error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		// The driver reported the cancellation its own way: keep both.
-		return fmt.Errorf("sqlstore: %s: %w: %w", op, cerr, err)
+	return withContextErr(ctx, fmt.Errorf("sqlstore: %s: %w", op, err))
+}
+
+// withContextErr adds the context's error to err when the context has ended
+// and the driver reported the cancellation its own way (lib/pq does), so
+// that errors.Is(err, context.Canceled) holds.
+func withContextErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w", err, cerr)
 	}
-	return fmt.Errorf("sqlstore: %s: %w", op, err)
+	return err
 }
 
 // expiry checks and truncates an expiry.
@@ -424,22 +255,16 @@ func (s *Store) expiry(t time.Time) (time.Time, error) {
 // is not an error: found is false and err nil. An expired row is never
 // returned, whether or not it has been pruned.
 func (s *Store) Get(ctx context.Context, id string) (data []byte, found bool, err error) {
-	if err := s.begin(id); err != nil {
+	if err := s.begin(ctx, "get", id); err != nil {
 		return nil, false, err
 	}
-	key, now := s.Key(id), s.d.EncodeTime(s.now())
-	if s.qr != nil {
-		err = s.qr.QueryRow(ctx, s.q.get, key, now).Scan(&data)
-	} else {
-		err = s.get.QueryRowContext(ctx, key, now).Scan(&data)
-	}
-	if errors.Is(err, sql.ErrNoRows) {
+	data, err = s.req.get(ctx, getArgs{key: s.Key(id), now: s.d.EncodeTime(s.now())})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		return nil, false, nil
-	}
-	if err != nil {
+	case err != nil:
 		return nil, false, s.wrap(ctx, "get", err)
-	}
-	if data == nil {
+	case data == nil:
 		data = []byte{}
 	}
 	return data, true, nil
@@ -450,7 +275,7 @@ func (s *Store) Get(ctx context.Context, id string) (data []byte, found bool, er
 // id do not fail, and the last write wins. A zero expiresAt means now plus the
 // default TTL. Expiry is kept to the millisecond.
 func (s *Store) Set(ctx context.Context, id string, data []byte, expiresAt time.Time) error {
-	if err := s.begin(id); err != nil {
+	if err := s.begin(ctx, "set", id); err != nil {
 		return err
 	}
 	if len(data) > s.cfg.maxDataSize {
@@ -463,22 +288,20 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expiresAt time.
 	if data == nil {
 		data = []byte{}
 	}
-	key, e := s.Key(id), s.d.EncodeTime(exp)
-	return s.retry(ctx, "set", func() error {
-		if s.qr != nil {
-			return s.qr.Exec(ctx, s.q.set, key, data, e)
-		}
-		_, err := s.set.ExecContext(ctx, key, data, e)
-		return err
-	})
+	a := setArgs{key: s.Key(id), data: data, expiry: s.d.EncodeTime(exp)}
+	err = s.write(ctx, "set", func() error { return s.req.set(ctx, a) })
+	if err != nil && tooLarge(err) {
+		return fmt.Errorf("%w: %d bytes, refused by the database: %w", ErrDataTooLarge, len(data), err)
+	}
+	return err
 }
 
 // Touch moves the expiry of the live session id to expiresAt (a zero
 // expiresAt means now plus the default TTL). It never revives an expired or
 // deleted session, and a missing session is not an error. A move shorter than
-// the touch threshold (WithTouchThreshold) writes nothing.
+// the touch threshold ([WithTouchThreshold]) writes nothing.
 func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) error {
-	if err := s.begin(id); err != nil {
+	if err := s.begin(ctx, "touch", id); err != nil {
 		return err
 	}
 	exp, err := s.expiry(expiresAt)
@@ -486,40 +309,26 @@ func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) error
 		return err
 	}
 	th := s.cfg.touchThreshold
-	lo, hi := exp, exp
-	if th > 0 {
-		lo, hi = exp.Add(-th), exp.Add(th)
+	a := touchArgs{
+		key: s.Key(id), expiry: s.d.EncodeTime(exp), now: s.d.EncodeTime(s.now()),
+		low: s.d.EncodeTime(exp.Add(-th)), high: s.d.EncodeTime(exp.Add(th)),
 	}
-	key, e, now := s.Key(id), s.d.EncodeTime(exp), s.d.EncodeTime(s.now())
-	el, eh := s.d.EncodeTime(lo), s.d.EncodeTime(hi)
-	return s.retry(ctx, "touch", func() error {
-		if s.qr != nil {
-			return s.qr.Exec(ctx, s.q.touch, e, key, now, el, eh)
-		}
-		_, err := s.touch.ExecContext(ctx, e, key, now, el, eh)
-		return err
-	})
+	return s.write(ctx, "touch", func() error { return s.req.touch(ctx, a) })
 }
 
 // Delete deletes session id. Deleting a missing session is not an error.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := s.begin(id); err != nil {
+	if err := s.begin(ctx, "delete", id); err != nil {
 		return err
 	}
-	key := s.Key(id)
-	return s.retry(ctx, "delete", func() error {
-		if s.qr != nil {
-			return s.qr.Exec(ctx, s.q.del, key)
-		}
-		_, err := s.del.ExecContext(ctx, key)
-		return err
-	})
+	a := deleteArgs{key: s.Key(id)}
+	return s.write(ctx, "delete", func() error { return s.req.delete(ctx, a) })
 }
 
 // Count returns the number of live sessions.
 func (s *Store) Count(ctx context.Context) (int64, error) {
-	if s.closed.Load() {
-		return 0, ErrClosed
+	if err := s.ready(ctx, "count"); err != nil {
+		return 0, err
 	}
 	var n int64
 	if err := s.db.QueryRowContext(ctx, s.q.count, s.d.EncodeTime(s.now())).Scan(&n); err != nil {
@@ -530,10 +339,10 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 
 // Clear deletes every session, live or expired.
 func (s *Store) Clear(ctx context.Context) error {
-	if s.closed.Load() {
-		return ErrClosed
+	if err := s.ready(ctx, "clear"); err != nil {
+		return err
 	}
-	return s.retry(ctx, "clear", func() error {
+	return s.write(ctx, "clear", func() error {
 		_, err := s.db.ExecContext(ctx, s.q.clear)
 		return err
 	})
@@ -542,12 +351,12 @@ func (s *Store) Clear(ctx context.Context) error {
 // Range calls fn for every live session, streaming rows from the database
 // without holding them all in memory, and stops when fn returns false. id is
 // what the store keeps in its id column: with hashed ids (the default), the
-// hash, not the id the session was set with (see Key). data is fn's own copy.
-// Range holds one connection of the pool while it runs, so fn may call the
-// store as long as the pool has another.
+// hash, not the id the session was set with (see [Store.Key]). data is fn's
+// own copy. Range holds one connection of the pool while it runs, so fn may
+// call the store as long as the pool has another.
 func (s *Store) Range(ctx context.Context, fn func(id string, data []byte, expiresAt time.Time) bool) error {
-	if s.closed.Load() {
-		return ErrClosed
+	if err := s.ready(ctx, "range"); err != nil {
+		return err
 	}
 	rows, err := s.db.QueryContext(ctx, s.q.rng, s.d.EncodeTime(s.now()))
 	if err != nil {
@@ -589,8 +398,8 @@ type Stats struct {
 // Stats counts live and expired sessions and finds the earliest and latest
 // expiry, in one query.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	if s.closed.Load() {
-		return Stats{}, ErrClosed
+	if err := s.ready(ctx, "stats"); err != nil {
+		return Stats{}, err
 	}
 	var st Stats
 	var lo, hi any
@@ -614,11 +423,11 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// TableSize returns the bytes the table and its indexes take, as the
+// tableSize returns the bytes the table and its indexes take, as the
 // database reports them (MySQL's figure is InnoDB's estimate).
-func (s *Store) TableSize(ctx context.Context) (int64, error) {
-	if s.closed.Load() {
-		return 0, ErrClosed
+func (s *Store) tableSize(ctx context.Context) (int64, error) {
+	if err := s.ready(ctx, "table size"); err != nil {
+		return 0, err
 	}
 	var n sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, s.d.TableSize(), s.schema, s.cfg.table).Scan(&n); err != nil {
@@ -629,9 +438,9 @@ func (s *Store) TableSize(ctx context.Context) (int64, error) {
 
 // Close stops the background pruner, cancels a sweep in flight and waits for
 // it, and closes the prepared statements and the Querier, if it is an
-// io.Closer (WithQuerier); with Open it also closes the pool, and with New
-// never. Close is idempotent. Every call after Close returns
-// ErrClosed.
+// io.Closer ([WithQuerier]); with [Open] it also closes the pool, and with
+// [New] never. Close is idempotent. Every call after Close returns
+// [ErrClosed].
 func (s *Store) Close() error {
 	s.once.Do(func() {
 		s.mu.Lock()
@@ -639,10 +448,7 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		s.cancel()
 		s.wg.Wait()
-		errs := []error{s.closeStmts()}
-		if c, ok := s.qr.(io.Closer); ok {
-			errs = append(errs, c.Close())
-		}
+		errs := []error{s.req.Close()}
 		if s.ownsDB {
 			errs = append(errs, s.db.Close())
 		}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
-	"github.com/go-sqlstore/sqlstore/sqlstoretest"
 )
 
 // relTZChild is set, to the TZ it runs under, in the child processes of
@@ -105,7 +104,7 @@ func relTZExact(t *testing.T, kind string, db *sql.DB, table string) {
 	// reads in Kathmandu.
 	e := time.Date(2031, 3, 9, 1, 59, 59, 999_654_321, stJohns)
 	em := e.Truncate(time.Millisecond)
-	clock := sqlstoretest.NewClock(e.Add(-2 * time.Hour).In(kathmandu))
+	clock := testdb.NewClock(e.Add(-2 * time.Hour).In(kathmandu))
 	s := relNew(t, db, table, sqlstore.WithClock(clock.Now), sqlstore.WithTouchThreshold(0))
 	ctx := relCtx(t)
 	const id = "tz-session"

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	mysqldriver "github.com/go-sql-driver/mysql"
 )
 
 // Unit tests of the unexported helpers. The expected values are written out
@@ -119,6 +121,7 @@ type unitStateErr string
 func (e unitStateErr) Error() string    { return "state " + string(e) }
 func (e unitStateErr) SQLState() string { return string(e) }
 
+// unitMySQLErr has the shape of go-sql-driver/mysql's error, not its type.
 type unitMySQLErr struct {
 	Number  uint16
 	Message string
@@ -139,10 +142,12 @@ func TestUnitTransient(t *testing.T) {
 		{unitStateErr("40P01"), true},
 		{unitStateErr("23505"), false},
 		{unitStateErr("57014"), false},
-		{&unitMySQLErr{Number: 1213, Message: "Deadlock found"}, true},
-		{&unitMySQLErr{Number: 1062, Message: "Duplicate entry"}, false},
-		{&unitMySQLErr{Number: 1205, Message: "Lock wait timeout"}, false},
-		{fmt.Errorf("exec: %w", &unitMySQLErr{Number: 1213}), true},
+		{&mysqldriver.MySQLError{Number: 1213, Message: "Deadlock found"}, true},
+		{&mysqldriver.MySQLError{Number: 1062, Message: "Duplicate entry"}, false},
+		{&mysqldriver.MySQLError{Number: 1205, Message: "Lock wait timeout"}, false},
+		{fmt.Errorf("exec: %w", &mysqldriver.MySQLError{Number: 1213}), true},
+		{&unitMySQLErr{Number: 1213, Message: "Deadlock found"}, false}, // the same fields, another type
+		{(*mysqldriver.MySQLError)(nil), false},
 		{fmt.Errorf("a: %w", fmt.Errorf("b: %w", unitStateErr("40001"))), true},
 		{unitNumberInt{Number: 1213}, false}, // a signed Number is not the MySQL driver's
 		{errors.New("40001"), false},
@@ -234,10 +239,10 @@ func TestUnitTimeCodecs(t *testing.T) {
 	}
 }
 
-func TestUnitCheckID(t *testing.T) {
+func TestUnitcheckID(t *testing.T) {
 	for _, id := range []string{"a", " ", "~", strings.Repeat("x", 255), "abc-_.~!@#$%^&*()+={}[]|\\:;\"'<>,?/ `"} {
-		if err := CheckID(id); err != nil {
-			t.Errorf("CheckID(%q) = %v, want nil", id, err)
+		if err := checkID(id); err != nil {
+			t.Errorf("checkID(%q) = %v, want nil", id, err)
 		}
 	}
 	for _, tc := range []struct{ id, want string }{
@@ -251,9 +256,29 @@ func TestUnitCheckID(t *testing.T) {
 		{"sessão", "byte 0xc3 at 4"},
 		{"\x80", "byte 0x80 at 0"},
 	} {
-		err := CheckID(tc.id)
+		err := checkID(tc.id)
 		if !errors.Is(err, ErrInvalidID) || !strings.Contains(fmt.Sprint(err), tc.want) {
-			t.Errorf("CheckID(%q) = %v, want ErrInvalidID saying %q", tc.id, err, tc.want)
+			t.Errorf("checkID(%q) = %v, want ErrInvalidID saying %q", tc.id, err, tc.want)
+		}
+	}
+}
+
+func TestUnitTooLarge(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&mysqldriver.MySQLError{Number: 8025, Message: "entry too large, the max entry size is 6291456"}, true}, // TiDB
+		{&mysqldriver.MySQLError{Number: 1153, Message: "Got a packet bigger than 'max_allowed_packet' bytes"}, true},
+		{fmt.Errorf("exec: %w", &mysqldriver.MySQLError{Number: 8025}), true},
+		{unitStateErr("54000"), true}, // PostgreSQL program_limit_exceeded
+		{&mysqldriver.MySQLError{Number: 1213}, false},
+		{&unitMySQLErr{Number: 8025}, false},
+		{unitStateErr("40001"), false},
+		{errors.New("entry too large"), false},
+	} {
+		if got := tooLarge(tc.err); got != tc.want {
+			t.Errorf("tooLarge(%T %v) = %v, want %v", tc.err, tc.err, got, tc.want)
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/defaults"
+	"github.com/go-sqlstore/sqlstore/internal/hook"
 )
 
 // phased runs the mixed workload on n goroutines, recording each operation
@@ -109,7 +111,7 @@ func pruneTest(ctx context.Context, e *env, o *options, r *report) error {
 	live, expired := ids("plive", n), ids("pexp", n)
 	var pb strings.Builder
 	fmt.Fprintf(&pb, "### Pruning\n\n%d expired rows among %d (%d B payload). %d goroutines run the mixed workload on the live rows: first %v without a sweep, then during the sweep. sqlstore sweeps with Prune (batches of %d); scs runs its cleanup statement, one DELETE of every expired row. Target: Get p99 during the sweep ≤ 3 × without.\n\n",
-		n, 2*n, o.prunePayload, o.pruneReaders, o.pruneBase, sqlstore.DefaultPruneBatchSize)
+		n, 2*n, o.prunePayload, o.pruneReaders, o.pruneBase, defaults.PruneBatchSize)
 	pb.WriteString("| database | store | deleted | sweep | rows/s | Get p99 without | Get p99 during | ratio | write p99 without | write p99 during | ops/s without | ops/s during | errors |\n")
 	pb.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, db := range keys(o.dbs) {
@@ -284,8 +286,12 @@ func scaleOn(ctx context.Context, e *env, o *options, r *report, db string, sb *
 	return nil
 }
 
-// tableOf returns the qualified table name of a sqlstore target.
-func tableOf(t *target) string { return t.st.(sqlstoreAdapter).s.Table().Qualified() }
+// tableOf returns the qualified table name of a sqlstore target (the bench's
+// names are lowercase letters, digits and underscores: no quoting needed).
+func tableOf(t *target) string {
+	i := hook.Describe(t.st.(sqlstoreAdapter).s)
+	return i.Schema + "." + i.Table
+}
 
 // settleQueries are the statements that let the database finish the work a
 // bulk insert leaves behind, so that it does not fall on one measurement
@@ -348,7 +354,7 @@ func throttleTest(ctx context.Context, e *env, o *options, ks *keyset, r *report
 			ids  []string
 		}{{"uniform", ks.hit}, {"hot", hot}} {
 			var base float64
-			for _, th := range []time.Duration{0, sqlstore.DefaultTouchThreshold} {
+			for _, th := range []time.Duration{0, defaults.TouchThreshold} {
 				var c counter
 				var d string
 				table := fmt.Sprintf("throttle_%s_%d", set.name, th/time.Second)

@@ -24,13 +24,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	_ "github.com/go-sql-driver/mysql" // registers "mysql"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jackc/pgx/v5/stdlib"   // also registers "pgx"
 	_ "github.com/lib/pq"              // registers "postgres"
 	_ "github.com/mattn/go-sqlite3"    // registers "sqlite3" (cgo)
 	_ "modernc.org/sqlite"             // registers "sqlite"
 
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/defaults"
 	"github.com/go-sqlstore/sqlstore/internal/dsn"
+	"github.com/go-sqlstore/sqlstore/internal/hook"
 	"github.com/go-sqlstore/sqlstore/pgxnative"
 )
 
@@ -299,7 +301,10 @@ func (a sqlstoreAdapter) Delete(ctx context.Context, id string) error { return a
 // encodings.
 func seedSQLStore(db *sql.DB, s *sqlstore.Store) func(context.Context, []string, []byte, time.Time) error {
 	return func(ctx context.Context, ids []string, data []byte, exp time.Time) error {
-		t, d := s.Table(), s.Dialect()
+		i := hook.Describe(s)
+		d := map[string]sqlstore.Dialect{"postgres": sqlstore.Postgres, "mysql": sqlstore.MySQL, "sqlite": sqlstore.SQLite}[i.Dialect]
+		t := sqlstore.Table{Schema: d.QuoteIdent(i.Schema), Name: d.QuoteIdent(i.Table),
+			ID: d.QuoteIdent(defaults.IDColumn), Data: d.QuoteIdent(defaults.DataColumn), Expiry: d.QuoteIdent(defaults.ExpiryColumn)}
 		head := fmt.Sprintf("INSERT INTO %s (%s, %s, %s)", t.Qualified(), t.ID, t.Data, t.Expiry)
 		e := d.EncodeTime(exp.Truncate(time.Millisecond))
 		return bulk(ctx, db, head, "(?, ?, ?)", d.Name() == "postgres", len(ids), func(i int) []any {
@@ -361,12 +366,13 @@ func newSQLStorePgxTarget(e *env, schema, table string) *target {
 			p.Close()
 			return err
 		}
+		db := stdlib.OpenDBFromPool(p)
 		t.st = sqlstoreAdapter{s}
 		t.trim = p.Reset
-		t.seed = seedSQLStore(s.DB(), s)
+		t.seed = seedSQLStore(db, s)
 		t.prune = s.Prune
-		t.sqlDB = s.DB()
-		t.close = func() error { err := s.Close(); p.Close(); return err }
+		t.sqlDB = db
+		t.close = func() error { err := errors.Join(s.Close(), db.Close()); p.Close(); return err }
 		return nil
 	}
 	return t

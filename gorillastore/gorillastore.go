@@ -49,6 +49,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/hook"
 	"github.com/go-sqlstore/sqlstore/internal/memo"
 )
 
@@ -57,9 +58,9 @@ var _ sessions.Store = (*Store)(nil)
 // DefaultMaxAge is the MaxAge of the default Options, in seconds: 30 days.
 const DefaultMaxAge = 30 * 24 * 60 * 60
 
-// DefaultMemory is how many session ids a Store remembers the data hash of,
+// defaultMemory is how many session ids a Store remembers the data hash of,
 // to tell unchanged values (written with Touch) from changed ones.
-const DefaultMemory = 10000
+const defaultMemory = 10000
 
 // ErrNotLoaded is returned by Save for a session whose loading failed (Get or
 // New returned an error), so that a database outage never replaces a user's
@@ -100,7 +101,7 @@ func New(s *sqlstore.Store, keyPairs ...[]byte) *Store {
 			SameSite: http.SameSiteLaxMode,
 		},
 		s:   s,
-		mem: memo.New(DefaultMemory),
+		mem: memo.New(defaultMemory),
 	}
 	st.MaxAge(DefaultMaxAge)
 	return st
@@ -116,9 +117,6 @@ func (st *Store) MaxAge(age int) {
 		}
 	}
 }
-
-// SQLStore returns the sqlstore.Store under st.
-func (st *Store) SQLStore() *sqlstore.Store { return st.s }
 
 // Get returns the session name of the request, loading it once per request
 // through the request's sessions.Registry, as gorilla's stores do.
@@ -140,10 +138,13 @@ func (st *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 		return session, nil
 	}
 	var id string
-	if securecookie.DecodeMulti(name, c.Value, &id, st.Codecs...) != nil || sqlstore.CheckID(id) != nil {
+	if securecookie.DecodeMulti(name, c.Value, &id, st.Codecs...) != nil {
 		return session, nil // tampered, unknown key or too old: a new session
 	}
 	data, found, err := st.s.Get(r.Context(), id)
+	if errors.Is(err, sqlstore.ErrInvalidID) {
+		return session, nil // a signed cookie of a malformed id: a new session
+	}
 	if err != nil {
 		session.IsNew = false // with no ID: see Save
 		return session, fmt.Errorf("gorillastore: loading session %q: %w", name, err)
@@ -197,7 +198,7 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.
 	}
 	var expiry time.Time // zero: the store's default TTL
 	if session.Options.MaxAge > 0 {
-		expiry = st.s.Now().Add(time.Duration(session.Options.MaxAge) * time.Second)
+		expiry = hook.Now(st.s).Add(time.Duration(session.Options.MaxAge) * time.Second)
 	}
 	if !session.IsNew && st.mem.Same(session.ID, data) {
 		if st.hook != nil {

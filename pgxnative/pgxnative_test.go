@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/hook"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 	"github.com/go-sqlstore/sqlstore/sqlstoretest"
 )
@@ -66,12 +67,14 @@ func TestNew(t *testing.T) {
 		t.Errorf("New(nil pool) = %v, want an error naming it", err)
 	}
 
-	s, err := New(ctx, pool, sqlstore.WithTable(table), sqlstore.WithPruneInterval(0))
+	// newStore is New with the database/sql handle in the test's hands.
+	db := stdlib.OpenDBFromPool(pool)
+	s, err := newStore(ctx, pool, db, true, sqlstore.WithTable(table), sqlstore.WithPruneInterval(0))
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	if s.Dialect() != sqlstore.Postgres {
-		t.Errorf("dialect %s, want postgres", s.Dialect().Name())
+	if d := hook.Describe(s).Dialect; d != "postgres" {
+		t.Errorf("dialect %s, want postgres", d)
 	}
 	data := []byte("pgx\x00\xff native")
 	if err := s.Set(ctx, "live", data, time.Now().Add(time.Hour)); err != nil {
@@ -80,7 +83,7 @@ func TestNew(t *testing.T) {
 	// Every request from here on goes through the pool, not database/sql,
 	// which (with no idle connections, as OpenDBFromPool sets it) would close
 	// a connection after each use.
-	before, acquired := s.DB().Stats().MaxIdleClosed, pool.Stat().AcquireCount()
+	before, acquired := db.Stats().MaxIdleClosed, pool.Stat().AcquireCount()
 	const n = 50
 	for i := range n {
 		if got, found, err := s.Get(ctx, "live"); err != nil || !found || !bytes.Equal(got, data) {
@@ -93,7 +96,7 @@ func TestNew(t *testing.T) {
 	if err := s.Delete(ctx, "live"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
-	if got := s.DB().Stats().MaxIdleClosed - before; got != 0 {
+	if got := db.Stats().MaxIdleClosed - before; got != 0 {
 		t.Errorf("%d requests used %d database/sql connections, want them on the pool", 2*n+1, got)
 	}
 	if got := pool.Stat().AcquireCount() - acquired; got < 2*n+1 {
@@ -109,14 +112,14 @@ func TestNew(t *testing.T) {
 	if n, err := s.Count(ctx); err != nil || n != 0 {
 		t.Errorf("Count = %d, %v; want 0", n, err)
 	}
-	if s.DB().Stats().MaxIdleClosed == before {
+	if db.Stats().MaxIdleClosed == before {
 		t.Error("Prune and Count used no database/sql connection")
 	}
 
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := s.DB().PingContext(ctx); err == nil {
+	if err := db.PingContext(ctx); err == nil {
 		t.Error("Close left open the *sql.DB that New opened")
 	}
 	if _, _, err := s.Get(ctx, "live"); !errors.Is(err, sqlstore.ErrClosed) {

@@ -67,9 +67,9 @@ var (
 	_ scs.IterableCtxStore = (*Store)(nil)
 )
 
-// DefaultMemory is how many tokens a Store remembers the data hash of, unless
+// defaultMemory is how many tokens a Store remembers the data hash of, unless
 // WithMemory says otherwise. Each entry takes about 100 bytes.
-const DefaultMemory = 10000
+const defaultMemory = 10000
 
 // ErrStoredKey is returned by Commit and Delete for a token that is a stored
 // key (the hex SHA-256 of a token) of a store with hashed ids, as the tokens
@@ -95,7 +95,7 @@ type Option func(*Store)
 // tell an unchanged commit (written with Touch) from a changed one (written
 // with Set). When more tokens are active, the least recently used are
 // forgotten, and their next unchanged commit is a Set. Zero turns the memory
-// off: every commit is a Set. The default is DefaultMemory.
+// off: every commit is a Set. The default is 10000.
 func WithMemory(n int) Option {
 	return func(s *Store) {
 		if n < 0 {
@@ -107,16 +107,13 @@ func WithMemory(n int) Option {
 
 // New returns an scs store over s.
 func New(s *sqlstore.Store, opts ...Option) *Store {
-	st := &Store{s: s, mem: memo.New(DefaultMemory)}
+	st := &Store{s: s, mem: memo.New(defaultMemory)}
 	for _, o := range opts {
 		o(st)
 	}
 	st.hashed = s.Key("x") != "x"
 	return st
 }
-
-// SQLStore returns the sqlstore.Store under st.
-func (st *Store) SQLStore() *sqlstore.Store { return st.s }
 
 // Find returns the data of the live session token, with found false for a
 // missing, expired or malformed token.
@@ -126,10 +123,10 @@ func (st *Store) Find(token string) ([]byte, bool, error) {
 
 // FindCtx is Find with a context.
 func (st *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	if sqlstore.CheckID(token) != nil {
+	b, found, err := st.s.Get(ctx, token)
+	if errors.Is(err, sqlstore.ErrInvalidID) {
 		return nil, false, nil // a malformed token is not found, as scs wants
 	}
-	b, found, err := st.s.Get(ctx, token)
 	if err != nil {
 		return nil, false, fmt.Errorf("scsstore: find: %w", err)
 	}
@@ -186,10 +183,7 @@ func (st *Store) DeleteCtx(ctx context.Context, token string) error {
 		return ErrStoredKey
 	}
 	st.mem.Forget(token)
-	if sqlstore.CheckID(token) != nil {
-		return nil
-	}
-	if err := st.s.Delete(ctx, token); err != nil {
+	if err := st.s.Delete(ctx, token); err != nil && !errors.Is(err, sqlstore.ErrInvalidID) {
 		return fmt.Errorf("scsstore: delete: %w", err)
 	}
 	return nil

@@ -556,7 +556,7 @@ func TestWithMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if st := New(s); st.mem.Max() != DefaultMemory {
+	if st := New(s); st.mem.Max() != defaultMemory {
 		t.Fatalf("default memory %d", st.mem.Max())
 	}
 	st := New(s, WithMemory(0))

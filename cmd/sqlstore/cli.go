@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/defaults"
+	"github.com/go-sqlstore/sqlstore/internal/hook"
 )
 
 // Exit statuses.
@@ -201,8 +202,8 @@ type tableFlags struct {
 
 func (f *tableFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.schema, "schema", "", "PostgreSQL schema, MySQL database or SQLite attached database of the table (default: the connection's own)")
-	fs.StringVar(&f.table, "table", sqlstore.DefaultTable, "table name")
-	fs.StringVar(&f.columns, "columns", strings.Join([]string{sqlstore.DefaultIDColumn, sqlstore.DefaultDataColumn, sqlstore.DefaultExpiryColumn}, ","),
+	fs.StringVar(&f.table, "table", defaults.Table, "table name")
+	fs.StringVar(&f.columns, "columns", strings.Join([]string{defaults.IDColumn, defaults.DataColumn, defaults.ExpiryColumn}, ","),
 		"names of the id, data and expiry columns, comma-separated")
 	fs.BoolVar(&f.hashedIDs, "hashed-ids", true, "the id column holds hex SHA-256 hashes of the ids (the store's default; sets the id column's type)")
 }
@@ -217,8 +218,8 @@ func (f *tableFlags) options() ([]sqlstore.Option, error) {
 	if len(cols) != 3 || cols[0] == "" || cols[1] == "" || cols[2] == "" {
 		return nil, usagef("-columns %q: want three names, id,data,expiry", f.columns)
 	}
-	if cols[0] == cols[1] || cols[0] == cols[2] || cols[1] == cols[2] {
-		return nil, usagef("-columns %q: the three names must differ", f.columns)
+	if strings.EqualFold(cols[0], cols[1]) || strings.EqualFold(cols[0], cols[2]) || strings.EqualFold(cols[1], cols[2]) {
+		return nil, usagef("-columns %q: the three names must differ, and not only in case", f.columns)
 	}
 	opts := []sqlstore.Option{
 		sqlstore.WithTable(f.table),
@@ -308,26 +309,17 @@ func explain(ctx context.Context, f *dbFlags, err error) error {
 	return err
 }
 
-// tableName returns the table's name, qualified with its schema: the -schema
-// flag, else the connection's own (PostgreSQL's current_schema(), MySQL's
-// database, SQLite's "main").
-func tableName(ctx context.Context, s *sqlstore.Store, f *dbFlags) string {
-	schema := f.schema
-	if schema == "" {
-		var cur sql.NullString
-		if err := s.DB().QueryRowContext(ctx, s.Dialect().CurrentSchema()).Scan(&cur); err == nil {
-			schema = cur.String
-		}
-	}
-	if schema == "" {
-		return f.table
-	}
-	return schema + "." + f.table
+// tableName returns the store's table, qualified with its schema: the
+// -schema flag, else the connection's own (PostgreSQL's current_schema(),
+// MySQL's database, SQLite's "main").
+func tableName(s *sqlstore.Store) string {
+	i := hook.Describe(s)
+	return i.Schema + "." + i.Table
 }
 
 // describe names the table and its database for messages.
-func describe(ctx context.Context, s *sqlstore.Store, f *dbFlags) string {
-	return tableName(ctx, s, f) + " (" + s.Dialect().Name() + ")"
+func describe(s *sqlstore.Store) string {
+	return tableName(s) + " (" + hook.Describe(s).Dialect + ")"
 }
 
 // plural returns "1 session" or "n sessions".
@@ -374,7 +366,6 @@ func (c *cli) schemaCmd() (*flag.FlagSet, func(context.Context) error) {
 	}
 }
 
-// migrateCmd creates the table and its index when they are missing, with
 // connected runs a command's body under the command's deadline and signal
 // handling, and explains the error it returns in one line.
 func (c *cli) connected(ctx context.Context, f *dbFlags, body func(context.Context) error) error {
@@ -386,6 +377,7 @@ func (c *cli) connected(ctx context.Context, f *dbFlags, body func(context.Conte
 	return explain(ctx, f, body(ctx))
 }
 
+// migrateCmd creates the table and its index when they are missing, with
 // the store's own code (sqlstore.Open with WithCreateTable(true)).
 func (c *cli) migrateCmd() (*flag.FlagSet, func(context.Context) error) {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
@@ -398,7 +390,7 @@ func (c *cli) migrateCmd() (*flag.FlagSet, func(context.Context) error) {
 			// without CREATE can run migrate as a check.
 			s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
 			if err == nil {
-				fmt.Fprintf(c.stdout, "table %s already present; nothing to do\n", describe(ctx, s, &f))
+				fmt.Fprintf(c.stdout, "table %s already present; nothing to do\n", describe(s))
 				return s.Close()
 			}
 			if ctx.Err() != nil {
@@ -408,7 +400,7 @@ func (c *cli) migrateCmd() (*flag.FlagSet, func(context.Context) error) {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stdout, "created table %s and index %s\n", describe(ctx, s, &f), indexName(s))
+			fmt.Fprintf(c.stdout, "created table %s and index %s\n", describe(s), hook.Describe(s).Index)
 			return s.Close()
 		})
 	}
@@ -419,7 +411,7 @@ func (c *cli) pruneCmd() (*flag.FlagSet, func(context.Context) error) {
 	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
 	var f dbFlags
 	f.register(fs)
-	batch := fs.Int("batch", sqlstore.DefaultPruneBatchSize, "rows deleted per batch, each batch its own short transaction")
+	batch := fs.Int("batch", defaults.PruneBatchSize, "rows deleted per batch, each batch its own short transaction")
 	return fs, func(ctx context.Context) error {
 		if *batch <= 0 {
 			return usagef("-batch %d is not positive", *batch)
@@ -448,7 +440,7 @@ func (c *cli) pruneCmd() (*flag.FlagSet, func(context.Context) error) {
 				}
 				fmt.Fprintf(c.stderr, "\rsqlstore: prune: %d expired sessions deleted so far (%v)  ", total, now.Sub(start).Round(time.Second))
 			}
-			n, err := s.PruneProgress(ctx, progress)
+			n, err := hook.Prune(ctx, s, progress)
 			took := c.now().Sub(start)
 			if !shown.IsZero() {
 				fmt.Fprint(c.stderr, "\r\033[K") // erase the progress line
@@ -459,19 +451,10 @@ func (c *cli) pruneCmd() (*flag.FlagSet, func(context.Context) error) {
 				}
 				return err
 			}
-			fmt.Fprintf(c.stdout, "pruned %s from %s in %v\n", plural(n, "expired session"), describe(ctx, s, &f), roundDuration(took))
+			fmt.Fprintf(c.stdout, "pruned %s from %s in %v\n", plural(n, "expired session"), describe(s), roundDuration(took))
 			return s.Close()
 		})
 	}
-}
-
-// indexName returns the unquoted name of the store's expiry index.
-func indexName(s *sqlstore.Store) string {
-	q := s.Table().Index
-	if len(q) >= 2 {
-		return q[1 : len(q)-1] // names are letters, digits and underscores
-	}
-	return q
 }
 
 // roundDuration keeps a duration readable: microseconds below a
@@ -515,12 +498,12 @@ func (c *cli) statsCmd() (*flag.FlagSet, func(context.Context) error) {
 			if err != nil {
 				return err
 			}
-			out := statsJSON{Dialect: s.Dialect().Name(), Table: tableName(ctx, s, &f), Live: st.Live, Expired: st.Expired}
+			out := statsJSON{Dialect: hook.Describe(s).Dialect, Table: tableName(s), Live: st.Live, Expired: st.Expired}
 			if !st.Oldest.IsZero() {
 				o, n := st.Oldest.UTC(), st.Newest.UTC()
 				out.Oldest, out.Newest = &o, &n
 			}
-			if size, err := s.TableSize(ctx); err == nil {
+			if size, err := hook.TableSize(ctx, s); err == nil {
 				out.SizeBytes = &size
 			} else if ctx.Err() != nil {
 				return err

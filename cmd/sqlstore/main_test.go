@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/hook"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
 
@@ -383,7 +384,7 @@ func testCommands(t *testing.T, kind string, custom bool) {
 	if st.Oldest == nil || !st.Oldest.Equal(oldest) || st.Newest == nil || !st.Newest.Equal(newest) {
 		t.Errorf("stats -json: oldest %v, newest %v; want %v, %v", st.Oldest, st.Newest, oldest, newest)
 	}
-	if size, err := s.TableSize(ctx); err != nil {
+	if size, err := hook.TableSize(ctx, s); err != nil {
 		if st.SizeBytes != nil {
 			t.Errorf("stats -json: size %d, but TableSize fails: %v", *st.SizeBytes, err)
 		}
@@ -494,7 +495,7 @@ func holdSweepLock(t *testing.T, db *sql.DB, table string) {
 	held, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
 	var once sync.Once
 	go func() {
-		_, err := s.PruneProgress(context.Background(), func(int64) {
+		_, err := hook.Prune(context.Background(), s, func(int64) {
 			once.Do(func() { close(held); <-release })
 		})
 		done <- err

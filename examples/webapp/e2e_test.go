@@ -20,6 +20,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/defaults"
+	"github.com/go-sqlstore/sqlstore/internal/dsn"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
 
@@ -80,22 +82,22 @@ func testBrowser(t *testing.T, chromium, bin, kind string) {
 	// The app's configuration and a DSN for the test's own look at the table.
 	dir := t.TempDir() // the app's working directory
 	env := cleanEnv()
-	var dsn, table, wantDB string
+	var dbURL, table, wantDB string
 	name := map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}[kind]
 	switch kind {
 	case "sqlite":
 		// No configuration at all: the default, sessions.db in the
 		// working directory, table "sessions".
-		dsn = "sqlite:" + filepath.Join(dir, sqlstore.DefaultSQLiteFile)
-		table = sqlstore.DefaultTable
-		wantDB = name + " (" + filepath.Join(dir, sqlstore.DefaultSQLiteFile) + ")"
+		dbURL = "sqlite:" + filepath.Join(dir, dsn.DefaultSQLiteFile)
+		table = defaults.Table
+		wantDB = name + " (" + filepath.Join(dir, dsn.DefaultSQLiteFile) + ")"
 	default:
-		dsn = testdb.DSN(t, kind)
-		db := testdb.OpenDSN(t, kind, dsn) // skips (fails in CI) when unreachable
+		dbURL = testdb.DSN(t, kind)
+		db := testdb.OpenDSN(t, kind, dbURL) // skips (fails in CI) when unreachable
 		table = testdb.Name("webapp")
 		t.Cleanup(func() { testdb.Drop(t, db, table) })
-		env = append(env, "DATABASE_URL="+dsn, "SESSIONS_TABLE="+table)
-		wantDB = name + " (" + redact(dsn) + ")"
+		env = append(env, "DATABASE_URL="+dbURL, "SESSIONS_TABLE="+table)
+		wantDB = name + " (" + redact(dbURL) + ")"
 	}
 
 	srv := startApp(t, bin, dir, env, "127.0.0.1:0")
@@ -106,7 +108,7 @@ func testBrowser(t *testing.T, chromium, bin, kind string) {
 	// The test reads the table directly to see what the browser cannot.
 	ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
 	defer cancel()
-	store, err := sqlstore.Open(ctx, dsn, sqlstore.WithTable(table), sqlstore.WithCreateTable(false), sqlstore.WithPruneInterval(0))
+	store, err := sqlstore.Open(ctx, dbURL, sqlstore.WithTable(table), sqlstore.WithCreateTable(false), sqlstore.WithPruneInterval(0))
 	if err != nil {
 		t.Fatalf("opening the app's table: %v", err)
 	}

@@ -42,6 +42,8 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/defaults"
+	"github.com/go-sqlstore/sqlstore/internal/dsn"
 	"github.com/go-sqlstore/sqlstore/scsstore"
 
 	// sqlstore imports no database driver: the program chooses. These three
@@ -53,7 +55,7 @@ import (
 
 func main() {
 	addr := flag.String("addr", envOr("ADDR", "127.0.0.1:8080"), "address to listen on (env ADDR)")
-	table := flag.String("table", envOr("SESSIONS_TABLE", sqlstore.DefaultTable), "sessions table (env SESSIONS_TABLE)")
+	table := flag.String("table", envOr("SESSIONS_TABLE", defaults.Table), "sessions table (env SESSIONS_TABLE)")
 	flag.Parse()
 
 	// Ctrl-C (SIGINT) or SIGTERM cancels ctx, which shuts the server down.
@@ -88,7 +90,7 @@ func run(ctx context.Context, addr, table string, out io.Writer) error {
 
 	// 3. The routes. Every handler runs inside LoadAndSave, which loads the
 	// session from the cookie and saves it after the handler.
-	a := &app{sessions: sessions, store: store, database: databaseName(store)}
+	a := &app{sessions: sessions, store: store, database: databaseName(os.Getenv("DATABASE_URL"))}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.home)
 	mux.HandleFunc("POST /login", a.login)
@@ -104,7 +106,7 @@ func run(ctx context.Context, addr, table string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "webapp: sessions in %s, table %q\n", describeDatabase(store), table)
+	fmt.Fprintf(out, "webapp: sessions in %s, table %q\n", describeDatabase(), table)
 	fmt.Fprintf(out, "webapp: listening on http://%s/ (Ctrl-C to stop)\n", ln.Addr())
 
 	// 4. Serve until ctx is done, then let requests in flight finish.
@@ -208,23 +210,24 @@ func serverError(w http.ResponseWriter, err error) {
 	http.Error(w, "internal server error", http.StatusInternalServerError)
 }
 
-// databaseName names the store's kind of database.
-func databaseName(store *sqlstore.Store) string {
-	return map[string]string{"postgres": "PostgreSQL", "mysql": "MySQL", "sqlite": "SQLite"}[store.Dialect().Name()]
+// databaseName names the kind of database of DATABASE_URL, as Open reads it.
+func databaseName(dsnStr string) string {
+	_, _, dialect, _ := dsn.Parse(dsnStr)
+	return map[string]string{"postgres": "PostgreSQL", "mysql": "MySQL", "sqlite": "SQLite"}[dialect]
 }
 
 // describeDatabase says where the sessions are, without a password.
-func describeDatabase(store *sqlstore.Store) string {
-	kind := databaseName(store)
-	dsn := os.Getenv("DATABASE_URL")
-	if dsn == "" {
-		path, err := filepath.Abs(sqlstore.DefaultSQLiteFile)
+func describeDatabase() string {
+	dbURL := os.Getenv("DATABASE_URL")
+	kind := databaseName(dbURL)
+	if dbURL == "" {
+		path, err := filepath.Abs(dsn.DefaultSQLiteFile)
 		if err != nil {
-			path = sqlstore.DefaultSQLiteFile
+			path = dsn.DefaultSQLiteFile
 		}
 		return fmt.Sprintf("%s (%s)", kind, path)
 	}
-	return fmt.Sprintf("%s (%s)", kind, redact(dsn))
+	return fmt.Sprintf("%s (%s)", kind, redact(dbURL))
 }
 
 // redact replaces the password of a URL with "xxxxx".

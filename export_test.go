@@ -1,0 +1,39 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/go-sqlstore/sqlstore/internal/defaults"
+)
+
+// What the external tests (package sqlstore_test) may see of the package's
+// internals: compiled into the tests only, never into the API.
+
+// CheckID is checkID.
+var CheckID = checkID
+
+// Defaults the tests compare with.
+const (
+	DefaultMaxDataSize  = defaults.MaxDataSize
+	DefaultIDColumn     = defaults.IDColumn
+	DefaultDataColumn   = defaults.DataColumn
+	DefaultExpiryColumn = defaults.ExpiryColumn
+)
+
+// Table returns the quoted names the store's statements use.
+func (s *Store) Table() Table { return s.t }
+
+// DB returns the store's pool.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Dialect returns the store's dialect.
+func (s *Store) Dialect() Dialect { return s.d }
+
+// TableSize is tableSize.
+func (s *Store) TableSize(ctx context.Context) (int64, error) { return s.tableSize(ctx) }
+
+// PruneProgress is prune.
+func (s *Store) PruneProgress(ctx context.Context, progress func(int64)) (int64, error) {
+	return s.prune(ctx, progress)
+}

@@ -1,0 +1,113 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"reflect"
+	"time"
+)
+
+// maxBackoff caps the wait between two attempts of a write. With the default
+// retries a write waits a few seconds in all: long enough to outlast a burst
+// of conflicts on one id through every node of a Galera cluster.
+const maxBackoff = 250 * time.Millisecond
+
+// write runs a write: it waits for a write slot where the dialect takes one
+// writer at a time (see Store.slots), then runs f with retries (attempt),
+// and wraps the error with op.
+func (s *Store) write(ctx context.Context, op string, f func() error) error {
+	if s.slots != nil {
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+		case <-ctx.Done():
+			return s.wrap(ctx, op, ctx.Err())
+		}
+	}
+	if err := s.attempt(ctx, f); err != nil {
+		return s.wrap(ctx, op, err)
+	}
+	return nil
+}
+
+// attempt runs f until it succeeds, fails with an error that is not
+// transient, the context ends, or WithMaxRetries retries are spent, with
+// jittered exponential backoff between tries; it returns f's last error.
+func (s *Store) attempt(ctx context.Context, f func() error) error {
+	backoff := time.Millisecond
+	for try := 0; ; try++ {
+		err := f()
+		if err == nil || try >= s.cfg.maxRetries || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(backoff/2 + rand.N(backoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// transient reports whether err is a conflict that the same statement may
+// not meet again: SQLSTATE 40001 (serialization failure, Galera
+// certification conflict) or 40P01 (PostgreSQL deadlock), or MySQL error 1213
+// (deadlock).
+func transient(err error) bool {
+	switch sqlState(err) {
+	case "40001", "40P01":
+		return true
+	}
+	n, ok := mysqlErrorNumber(err)
+	return ok && n == 1213
+}
+
+// tooLarge reports whether err is the database refusing a row or a packet
+// for its size below the store's own limit: TiDB's entry limit (8025),
+// MySQL's max_allowed_packet (1153), or PostgreSQL's program limits (54000).
+func tooLarge(err error) bool {
+	if sqlState(err) == "54000" {
+		return true
+	}
+	n, ok := mysqlErrorNumber(err)
+	return ok && (n == 8025 || n == 1153)
+}
+
+// sqlState returns the SQLSTATE of the first error in err's chain that
+// reports one, as lib/pq's and pgx's errors do, or "".
+func sqlState(err error) string {
+	var st interface{ SQLState() string }
+	if errors.As(err, &st) {
+		return st.SQLState()
+	}
+	return ""
+}
+
+// mysqlErrorPkg and mysqlErrorName name go-sql-driver/mysql's error type,, which the root package reads without importing the driver.
+const mysqlErrorPkg, mysqlErrorName = "github.com/go-sql-driver/mysql", "MySQLError"
+
+// mysqlErrorNumber returns the server error number of the first
+// *mysql.MySQLError (go-sql-driver/mysql) in err's chain. The type is matched
+// by its package path and name, not by the shape of a field, so no other
+// error type is read; TestMySQLErrorNumber pins it against the driver's own
+// type.
+func mysqlErrorNumber(err error) (uint16, bool) {
+	for ; err != nil; err = errors.Unwrap(err) {
+		t := reflect.TypeOf(err)
+		if t.Kind() != reflect.Pointer || t.Elem().PkgPath() != mysqlErrorPkg || t.Elem().Name() != mysqlErrorName {
+			continue
+		}
+		v := reflect.ValueOf(err).Elem()
+		if v.Kind() != reflect.Struct {
+			return 0, false
+		}
+		if f := v.FieldByName("Number"); f.IsValid() && f.Kind() == reflect.Uint16 {
+			return uint16(f.Uint()), true
+		}
+		return 0, false
+	}
+	return 0, false
+}
