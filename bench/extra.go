@@ -108,7 +108,7 @@ func pruneTest(ctx context.Context, e *env, o *options, r *report) error {
 	data := make([]byte, o.prunePayload)
 	live, expired := ids("plive", n), ids("pexp", n)
 	var pb strings.Builder
-	fmt.Fprintf(&pb, "## Pruning\n\n%d expired rows among %d (%d B payload). %d goroutines run the mixed workload on the live rows: first %v without a sweep, then during the sweep. sqlstore sweeps with Prune (batches of %d); scs runs its cleanup statement, one DELETE of every expired row. Target: Get p99 during the sweep ≤ 3 × without.\n\n",
+	fmt.Fprintf(&pb, "## Pruning\n\n%d expired rows among %d (%d B payload). %d goroutines run the mixed workload on the live rows: first %v without a sweep, then during the sweep. sqlstore sweeps with Prune (batches of %d); scs runs its cleanup statement, one statement deleting every expired row. Target: Get p99 during the sweep ≤ 3 × without.\n\n",
 		n, 2*n, o.prunePayload, o.pruneReaders, o.pruneBase, sqlstore.DefaultPruneBatchSize)
 	pb.WriteString("| database | store | deleted | sweep | rows/s | Get p99 without | Get p99 during | ratio | write p99 without | write p99 during | ops/s without | ops/s during | errors |\n")
 	pb.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
