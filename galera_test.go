@@ -23,7 +23,7 @@ import (
 // prints them.
 const galeraEnv = "SQLSTORE_GALERA_DSNS"
 
-// galeraSyncWait is the wsrep_sync_wait the README recommends and the tests
+// galeraSyncWait is the wsrep_sync_wait COMPATIBILITY.md recommends and the tests
 // use unless they measure without it: reads (1), UPDATE and DELETE (2), and
 // INSERT (4) wait until the node has applied every write the cluster
 // committed before they started, so that a Get, a Touch or a Delete on one
@@ -422,7 +422,7 @@ func ryw(t *testing.T, dsns []string, wait string, rounds int) (stale, lost int)
 // wsrep_sync_wait: without it a read on one node right after a write on
 // another may miss the write, and a Delete may miss the session it should
 // delete (which then stays). wsrep_sync_wait=1 fixes reads; 3 (reads,
-// UPDATE and DELETE) fixes both; the README recommends 7, which adds INSERT
+// UPDATE and DELETE) fixes both; COMPATIBILITY.md recommends 7, which adds INSERT
 // (see TestGaleraNewTableEverywhere).
 func TestGaleraReadYourWrites(t *testing.T) {
 	dsns := galeraDSNs(t)

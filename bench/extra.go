@@ -110,7 +110,7 @@ func pruneTest(ctx context.Context, e *env, o *options, r *report) error {
 	data := make([]byte, o.prunePayload)
 	live, expired := ids("plive", n), ids("pexp", n)
 	var pb strings.Builder
-	fmt.Fprintf(&pb, "### Pruning\n\n%d expired rows among %d (%d B payload). %d goroutines run the mixed workload on the live rows: first %v without a sweep, then during the sweep. sqlstore sweeps with Prune (batches of %d); scs runs its cleanup statement, one DELETE of every expired row. Target: Get p99 during the sweep ≤ 3 × without.\n\n",
+	fmt.Fprintf(&pb, "## Pruning\n\n%d expired rows among %d (%d B payload). %d goroutines run the mixed workload on the live rows: first %v without a sweep, then during the sweep. sqlstore sweeps with Prune (batches of %d); scs runs its cleanup statement, one statement deleting every expired row. Target: Get p99 during the sweep ≤ 3 × without.\n\n",
 		n, 2*n, o.prunePayload, o.pruneReaders, o.pruneBase, defaults.PruneBatchSize)
 	pb.WriteString("| database | store | deleted | sweep | rows/s | Get p99 without | Get p99 during | ratio | write p99 without | write p99 during | ops/s without | ops/s during | errors |\n")
 	pb.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
@@ -186,7 +186,7 @@ const scaleRounds = 5
 func scaleTest(ctx context.Context, e *env, o *options, r *report) error {
 	slot := o.scaleDur / scaleRounds
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "### Scale\n\nGet of a random live session, one goroutine, sqlstore over the default driver, %d B payload (random keys, inserted in random order), on a table of %d rows and on one of %d rows: both seeded, then the database settled (PostgreSQL `CHECKPOINT` and `VACUUM ANALYZE`, SQLite WAL checkpoint), then %d alternating rounds of %v on each (after %v warm-up). p50 and p99 over all rounds; the last column gives the lowest and highest ratio of single rounds. Target: p50 at the large table ≤ 1.3 × at the small one.\n\n",
+	fmt.Fprintf(&sb, "## Scale\n\nGet of a random live session, one goroutine, sqlstore over the default driver, %d B payload (random keys, inserted in random order), on a table of %d rows and on one of %d rows: both seeded, then the database settled (PostgreSQL `CHECKPOINT` and `VACUUM ANALYZE`, SQLite WAL checkpoint), then %d alternating rounds of %v on each (after %v warm-up). p50 and p99 over all rounds; the last column gives the lowest and highest ratio of single rounds. Target: p50 at the large table ≤ 1.3 × at the small one.\n\n",
 		o.prunePayload, o.scaleBig, o.scaleSmall, scaleRounds, slot, slot/5)
 	if o.scalePrewarm {
 		sb.WriteString("Both tables and their indexes were loaded into the database's cache before the rounds (`-scale-prewarm`: PostgreSQL `pg_prewarm`, MariaDB a scan of the primary key).\n\n")
@@ -344,7 +344,7 @@ func throttleTest(ctx context.Context, e *env, o *options, ks *keyset, r *report
 	conc := o.concs[len(o.concs)-1]
 	hot := ks.hit[:min(1000, len(ks.hit))]
 	var b strings.Builder
-	fmt.Fprintf(&b, "### Touch throttling\n\nThe mixed workload (90%% Get, 8%% Touch to now + 24 h, 2%% Set), %d goroutines, %v per run, sqlstore over the default driver, counting the statements that changed a row (rows affected > 0). Keys drawn uniformly from all %d sessions, or from %d hot ones (active users making several requests a few seconds apart).\n\n",
+	fmt.Fprintf(&b, "## Touch throttling\n\nThe mixed workload (90%% Get, 8%% Touch to now + 24 h, 2%% Set), %d goroutines, %v per run, sqlstore over the default driver, counting the statements that changed a row (rows affected > 0). Keys drawn uniformly from all %d sessions, or from %d hot ones (active users making several requests a few seconds apart).\n\n",
 		conc, o.throttleDur, len(ks.hit), len(hot))
 	b.WriteString("| database | keys | touch threshold | ops/s | statements/s | writes/s | writes per 1000 ops | writes/s saved |\n|---|---|--:|--:|--:|--:|--:|--:|\n")
 	for _, db := range keys(o.dbs) {

@@ -13,9 +13,11 @@
 //
 // It prints Markdown tables (ops/s, p50, p99, allocations and bytes per
 // operation, errors, and ratios to the floor of the same driver and to the
-// best peer), the medians of -repeats interleaved runs, and writes an SVG
-// bar chart. -smoke runs everything once, tiny, and exits non-zero on any
-// error.
+// best peer), the medians of -repeats interleaved runs, writes the same
+// report to a file under results/ (one file per run, named after its start
+// and its databases; -out changes it) and writes an SVG bar chart. -smoke
+// runs everything once, tiny, writes no report file, and exits non-zero on
+// any error.
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -73,7 +76,7 @@ func run() error {
 	flag.StringVar(&dbs, "dbs", "postgres,mysql,sqlite", "databases")
 	flag.StringVar(&wls, "workloads", strings.Join(allWorkloads, ","), `workloads ("none": only the -prune and -throttle tests)`)
 	flag.StringVar(&stores, "stores", "", "comma-separated substrings of store labels to run (default all; floors always run)")
-	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
+	flag.StringVar(&o.out, "out", outAuto, `also write the Markdown report to this file ("`+outAuto+`": results/<UTC date>-<HHMM>-<databases>.md, none with -smoke; "": none)`)
 	flag.StringVar(&o.chart, "chart", "chart.svg", "write the SVG chart to this file (empty: none)")
 	flag.BoolVar(&backgroundCtx, "background-ctx", false, "call every store with context.Background() (as scs's stores, which take no context, always run) instead of a cancellable context like an HTTP request's: what honouring cancellation costs")
 	flag.BoolVar(&o.smoke, "smoke", false, "run every store, database and workload once, tiny; exit non-zero on any error")
@@ -241,10 +244,14 @@ func bench(ctx context.Context, o *options) error {
 	}
 	md := rep.markdown()
 	fmt.Print(md)
-	if o.out != "" {
-		if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+	if out := o.reportFile(started); out != "" {
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			return err
 		}
+		if err := os.WriteFile(out, []byte(md), 0o644); err != nil {
+			return err
+		}
+		logf("report written to %s", out)
 	}
 	if o.chart != "" && !o.smoke {
 		if err := os.WriteFile(o.chart, []byte(rep.svg()), 0o644); err != nil {
@@ -278,6 +285,35 @@ func refill(ctx context.Context, t *target, ks *keyset, o *options) error {
 		add[i] = insKey(start + int64(i))
 	}
 	return t.seed(ctx, add, ks.data, time.Now().Add(ttl))
+}
+
+// outAuto is the default of -out: a file of its own under results/.
+const outAuto = "auto"
+
+// reportFile returns the file the Markdown report goes to, or "" for none.
+// By default every run gets its own file under results/, named after its
+// start (UTC) and the databases it ran on, such as
+// results/2026-12-02-1702-postgres-mysql-sqlite.md; a smoke run gets none.
+func (o *options) reportFile(started time.Time) string {
+	if o.out != outAuto {
+		return o.out
+	}
+	if o.smoke {
+		return ""
+	}
+	return filepath.Join("results", started.UTC().Format("2006-01-02-1504")+"-"+strings.Join(keys(o.dbs), "-")+".md")
+}
+
+// commandLine returns the flags the tool was run with, quoted where needed.
+func commandLine() string {
+	args := []string{"go run ."}
+	for _, a := range os.Args[1:] {
+		if a == "" || strings.ContainsAny(a, " \t\"'`$") {
+			a = strconv.Quote(a)
+		}
+		args = append(args, a)
+	}
+	return strings.Join(args, " ")
 }
 
 func cellKey(wl string, c int) string { return wl + "/" + strconv.Itoa(c) }

@@ -100,7 +100,9 @@ func (r *report) dbs() []string {
 func (r *report) markdown() string {
 	var b strings.Builder
 	o := r.o
-	fmt.Fprintf(&b, "## Results\n\nRun %s; %s.\n", r.started.UTC().Format("2006-01-02 15:04 MST"), machine())
+	fmt.Fprintf(&b, "# Benchmark results, %s\n\n", r.started.UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "Command, in bench/: `%s`. Summary and method: [BENCHMARKS.md](../../BENCHMARKS.md).\n\n", commandLine())
+	fmt.Fprintf(&b, "Run %s; %s.\n", r.started.UTC().Format("2006-01-02 15:04 MST"), machine())
 	ctxNote := "each call with a context that can be cancelled (as an HTTP request's; scs's stores take none)"
 	if backgroundCtx {
 		ctxNote = "each call with context.Background() (-background-ctx)"
@@ -111,7 +113,7 @@ func (r *report) markdown() string {
 		b.WriteString(r.summary())
 	}
 	for _, db := range r.dbs() {
-		fmt.Fprintf(&b, "\n### %s\n", dbTitle[db])
+		fmt.Fprintf(&b, "\n## %s\n", dbTitle[db])
 		for _, wl := range o.workloads {
 			fmt.Fprintf(&b, "\n**%s**\n\n", wl)
 			b.WriteString("| store | driver | conc | ops/s | p50 | p99 | allocs/op | B/op | client CPU/op | errors | × floor | × best peer (database/sql) |\n")
@@ -162,7 +164,7 @@ func trunc(s string, n int) string {
 // summary checks the targets of issue 5 for each sqlstore variant and cell.
 func (r *report) summary() string {
 	var b strings.Builder
-	b.WriteString("### Targets\n\n")
+	b.WriteString("## Targets\n\n")
 	b.WriteString("Each sqlstore variant against the floor of its own driver (target ≥ 0.90), the best peer over database/sql on the same database (target ≥ 1.0) and, on PostgreSQL, the best peer over pgx's own pool (target ≥ 0.90); allocations per Get and Set against the floor's (target ≤ floor + 4). Each ratio is the ratio of medians, followed by the lowest and highest ratio of single repeats (both stores measured in the same round of that cell, seconds apart). ✗ marks a miss of the median, ✗✗ one that misses in every repeat.\n\n")
 	b.WriteString("| database | store (driver) | workload | conc | ops/s | × floor | × best database/sql peer | × best native peer | allocs/op (floor) | client CPU/op (floor) |\n")
 	b.WriteString("|---|---|---|--:|--:|--:|--:|--:|--:|--:|\n")

@@ -74,7 +74,7 @@ func Example() {
 	// /get new=false note=10000 bytes
 }
 
-// Example_server is the complete program of the README: a login flow whose
+// Example_server is the complete program the README links: a login flow whose
 // gorilla/sessions sessions live in the database of DATABASE_URL. The keys
 // come from SESSION_HASH_KEY and SESSION_BLOCK_KEY (32 bytes each, hex). It
 // is compiled with the tests but not run.

@@ -3,7 +3,7 @@
 # with its embedded store (unistore) on 127.0.0.1, and runs the store's
 # TiDB tests (tidb_test.go) against it. CI does not run TiDB (the build takes
 # about 5 minutes and 2.3 GiB); run this by hand and record the result in the
-# README's compatibility table.
+# engines table of COMPATIBILITY.md.
 #
 # Usage:
 #   tidb.sh build    build tidb-server into $TIDB_DIR/bin (once; kept as a cache)

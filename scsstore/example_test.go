@@ -71,7 +71,7 @@ func Example() {
 	// sessions in the table: 1
 }
 
-// Example_server is the complete program of the README: an HTTP server whose
+// Example_server is the complete program the README links: an HTTP server whose
 // scs sessions live in the database of DATABASE_URL (PostgreSQL, MySQL or
 // SQLite), or in the SQLite file sessions.db when it is unset. It is compiled
 // with the tests but not run.
