@@ -91,7 +91,7 @@ func TestIdentHostileRejected(t *testing.T) {
 		t.Fatalf("only %d hostile names", len(identHostile))
 	}
 	ctx := context.Background()
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			// A mock with no expectations: any query fails with the mock's
 			// own error, which the checks below would see.
