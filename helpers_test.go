@@ -1,12 +1,16 @@
 package sqlstore_test
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
 
 // The SQL of the store, for the tests that expect it: read from the golden
@@ -120,4 +124,43 @@ func readGolden(dir string) (map[string]map[string]string, error) {
 		files[strings.TrimSuffix(filepath.Base(path), ".sql")] = stmts
 	}
 	return files, nil
+}
+
+// Fixture SQL: what tests run on a real database beside the store.
+
+// createNamespace creates a PostgreSQL schema or a MySQL database named
+// prefix and random hex, and drops it when the test ends; on SQLite it
+// returns "" (the file is the test's own).
+func createNamespace(t testing.TB, db *sql.DB, kind, prefix string) string {
+	t.Helper()
+	if kind == "sqlite" {
+		return ""
+	}
+	name := testdb.Name(prefix)
+	drop := "DROP DATABASE IF EXISTS `" + name + "`"
+	create := "CREATE DATABASE `" + name + "`"
+	if kind == "postgres" {
+		drop = `DROP SCHEMA IF EXISTS "` + name + `" CASCADE`
+		create = `CREATE SCHEMA "` + name + `"`
+	}
+	if _, err := db.Exec(create); err != nil {
+		t.Fatalf("%s: %v", create, err)
+	}
+	t.Cleanup(func() {
+		if _, err := db.Exec(drop); err != nil {
+			t.Errorf("%s: %v", drop, err)
+		}
+	})
+	return name
+}
+
+// countRows counts the rows of table (qualified and quoted as needed), live
+// and expired.
+func countRows(t testing.TB, db *sql.DB, table string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+		t.Fatalf("counting the rows of %s: %v", table, err)
+	}
+	return n
 }
