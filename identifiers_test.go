@@ -283,6 +283,7 @@ func TestIdentQuotedNamesEndToEnd(t *testing.T) {
 			ns := createNamespace(t, db, kind, "ns")
 			long := identPad(testdb.Name("t"), "x", 63)
 			longUnicode := identPad(testdb.Name("s"), "é", 63)
+			hostile := sqlstore.GoldenHostileNames
 			cases := []struct {
 				name         string
 				schema       string
@@ -299,6 +300,8 @@ func TestIdentQuotedNamesEndToEnd(t *testing.T) {
 				{"Japanese", "", testdb.Name("セッション"), "トークン", "データ", "有効期限"},
 				{"63 bytes", "", long, "token", "data", "expiry"},
 				{"63 bytes Unicode", "", longUnicode, "token", "data", "expiry"},
+				// The names of testdata/golden/*_hostile.sql, in the test's namespace.
+				{"golden hostile", ns, hostile.Table, hostile.ID, hostile.Data, hostile.Expiry},
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
