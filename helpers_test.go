@@ -22,29 +22,29 @@ import (
 // dialect does without, a failed test for a name the file lacks.
 func goldenSQL(t testing.TB, dialect, name string) string {
 	t.Helper()
-	return goldenStatement(t, dialect, name)
+	return statementIn(t, dialect, name)
 }
 
 // goldenSQLs returns the statements name.1, name.2, ... ("create_table")
 // that dialect sends, in order, for the default names.
 func goldenSQLs(t testing.TB, dialect, name string) []string {
 	t.Helper()
-	return goldenStatements(t, dialect, name)
+	return statementsIn(t, dialect, name)
 }
 
 // hostileSQL is goldenSQL for the hostile names (sqlstore.GoldenHostileNames).
 func hostileSQL(t testing.TB, dialect, name string) string {
 	t.Helper()
-	return goldenStatement(t, dialect+"_hostile", name)
+	return statementIn(t, dialect+"_hostile", name)
 }
 
 // hostileSQLs is goldenSQLs for the hostile names.
 func hostileSQLs(t testing.TB, dialect, name string) []string {
 	t.Helper()
-	return goldenStatements(t, dialect+"_hostile", name)
+	return statementsIn(t, dialect+"_hostile", name)
 }
 
-func goldenStatement(t testing.TB, file, name string) string {
+func statementIn(t testing.TB, file, name string) string {
 	t.Helper()
 	q, ok := goldenFile(t, file)[name]
 	if !ok {
@@ -53,7 +53,7 @@ func goldenStatement(t testing.TB, file, name string) string {
 	return q
 }
 
-func goldenStatements(t testing.TB, file, name string) []string {
+func statementsIn(t testing.TB, file, name string) []string {
 	t.Helper()
 	stmts := goldenFile(t, file)
 	var out []string
