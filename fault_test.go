@@ -730,16 +730,6 @@ func faultFillExpired(t *testing.T, db *sql.DB, st *sqlstore.Store, n int) {
 	}
 }
 
-// faultRows counts the rows of the store's table.
-func faultRows(t *testing.T, db *sql.DB, st *sqlstore.Store) int {
-	t.Helper()
-	var n int
-	if err := db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+st.Table().Qualified()).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // TestFaultCloseDuringSweep closes a store while a long sweep (many expired
 // rows, a batch size of 5) is in flight, started by Prune or by the
 // background pruner: Close cancels it and returns promptly.
@@ -780,7 +770,7 @@ func TestFaultCloseDuringSweep(t *testing.T) {
 					var afterClose atomic.Int64 // batches of Prune that ended after Close began
 					if background {
 						// Wait until the background sweep has deleted something.
-						if !faultWait(30*time.Second, func() bool { return faultRows(t, db, st) < rows }) {
+						if !faultWait(30*time.Second, func() bool { return countRows(t, db, st.Table().Qualified()) < rows }) {
 							st.Close()
 							t.Fatal("the background sweep did not start")
 						}
@@ -820,7 +810,7 @@ func TestFaultCloseDuringSweep(t *testing.T) {
 							t.Errorf("the sweep ran %d more batches after Close began", n)
 						}
 					}
-					left := faultRows(t, db, st)
+					left := countRows(t, db, st.Table().Qualified())
 					if left == 0 {
 						t.Errorf("the sweep had finished before Close: raise the row count")
 					}

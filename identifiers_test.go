@@ -91,7 +91,7 @@ func TestIdentHostileRejected(t *testing.T) {
 		t.Fatalf("only %d hostile names", len(identHostile))
 	}
 	ctx := context.Background()
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			// A mock with no expectations: any query fails with the mock's
 			// own error, which the checks below would see.
@@ -147,32 +147,6 @@ func identPad(prefix, s string, n int) string {
 	return prefix
 }
 
-// identNamespace creates a PostgreSQL schema or a MySQL database for the
-// test and drops it at the end; on SQLite it returns "" (the file is the
-// test's own).
-func identNamespace(t *testing.T, kind string, db *sql.DB) string {
-	t.Helper()
-	if kind == "sqlite" {
-		return ""
-	}
-	name := testdb.Name("ns")
-	drop := "DROP DATABASE IF EXISTS `" + name + "`"
-	create := "CREATE DATABASE `" + name + "`"
-	if kind == "postgres" {
-		drop = `DROP SCHEMA IF EXISTS "` + name + `" CASCADE`
-		create = `CREATE SCHEMA "` + name + `"`
-	}
-	if _, err := db.Exec(create); err != nil {
-		t.Fatalf("%s: %v", create, err)
-	}
-	t.Cleanup(func() {
-		if _, err := db.Exec(drop); err != nil {
-			t.Errorf("%s: %v", drop, err)
-		}
-	})
-	return name
-}
-
 // identOpen makes a store and drops its table when the test ends (after
 // Close).
 func identOpen(t *testing.T, db *sql.DB, clk *identClock, opts ...sqlstore.Option) *sqlstore.Store {
@@ -183,11 +157,7 @@ func identOpen(t *testing.T, db *sql.DB, clk *identClock, opts ...sqlstore.Optio
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() {
-		if _, err := db.Exec("DROP TABLE IF EXISTS " + s.Table().Qualified()); err != nil {
-			t.Errorf("drop %s: %v", s.Table().Qualified(), err)
-		}
-	})
+	t.Cleanup(func() { testdb.Drop(t, db, s.Table().Qualified()) })
 	t.Cleanup(func() { s.Close() })
 	return s
 }
@@ -310,9 +280,10 @@ func TestIdentQuotedNamesEndToEnd(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			db := testdb.Open(t, kind)
-			ns := identNamespace(t, kind, db)
+			ns := createNamespace(t, db, kind, "ns")
 			long := identPad(testdb.Name("t"), "x", 63)
 			longUnicode := identPad(testdb.Name("s"), "é", 63)
+			hostile := sqlstore.GoldenHostileNames
 			cases := []struct {
 				name         string
 				schema       string
@@ -329,6 +300,8 @@ func TestIdentQuotedNamesEndToEnd(t *testing.T) {
 				{"Japanese", "", testdb.Name("セッション"), "トークン", "データ", "有効期限"},
 				{"63 bytes", "", long, "token", "data", "expiry"},
 				{"63 bytes Unicode", "", longUnicode, "token", "data", "expiry"},
+				// The names of testdata/golden/*_hostile.sql, in the test's namespace.
+				{"golden hostile", ns, hostile.Table, hostile.ID, hostile.Data, hostile.Expiry},
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {

@@ -58,7 +58,7 @@ func TestLeakClose(t *testing.T) {
 				}
 			}
 			// Close during a background sweep.
-			if !faultWait(30*time.Second, func() bool { return faultRows(t, admin, setup) < 2000 }) {
+			if !faultWait(30*time.Second, func() bool { return countRows(t, admin, setup.Table().Qualified()) < 2000 }) {
 				t.Error("the background sweep did not start")
 			}
 			if err := st.Close(); err != nil {

@@ -210,7 +210,7 @@ func TestPrivilegeMySQL(t *testing.T) {
 	admin := testdb.OpenDSN(t, "mysql", dsnURL)
 	user, password := testdb.Name("sqlstore_u"), privPassword()
 	var dbName string
-	if err := admin.QueryRowContext(ctx, `SELECT DATABASE()`).Scan(&dbName); err != nil {
+	if err := admin.QueryRowContext(ctx, sqlstore.MySQL.CurrentSchema()).Scan(&dbName); err != nil {
 		t.Fatal(err)
 	}
 

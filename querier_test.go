@@ -134,7 +134,7 @@ func qrNew(t *testing.T, c smDialect, q sqlstore.Querier, opts ...sqlstore.Optio
 }
 
 func TestQuerierOperations(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			q := &fakeQuerier{}
 			s, mock := qrNew(t, c, q)
@@ -194,7 +194,7 @@ func TestQuerierOperations(t *testing.T) {
 }
 
 func TestQuerierErrors(t *testing.T) {
-	c := smDialects[0]
+	c := smDialects(t)[0]
 	ctx := context.Background()
 	boom := errors.New("boom")
 	q := &fakeQuerier{}
@@ -241,7 +241,7 @@ func TestQuerierErrors(t *testing.T) {
 }
 
 func TestQuerierClose(t *testing.T) {
-	c := smDialects[2]
+	c := smDialects(t)[2]
 	q := &fakeQuerier{closeErr: errors.New("close failed")}
 	s, _ := qrNew(t, c, q)
 	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "close failed") {
@@ -307,10 +307,10 @@ func TestWriteSlots(t *testing.T) {
 		opts []sqlstore.Option
 		want int64
 	}{
-		{"sqlite/default", smDialects[2], nil, 1},
-		{"sqlite/2", smDialects[2], []sqlstore.Option{sqlstore.WithWriteSlots(2)}, 2},
-		{"sqlite/off", smDialects[2], []sqlstore.Option{sqlstore.WithWriteSlots(0)}, writers},
-		{"postgres/ignored", smDialects[0], []sqlstore.Option{sqlstore.WithWriteSlots(1)}, writers},
+		{"sqlite/default", smDialects(t)[2], nil, 1},
+		{"sqlite/2", smDialects(t)[2], []sqlstore.Option{sqlstore.WithWriteSlots(2)}, 2},
+		{"sqlite/off", smDialects(t)[2], []sqlstore.Option{sqlstore.WithWriteSlots(0)}, writers},
+		{"postgres/ignored", smDialects(t)[0], []sqlstore.Option{sqlstore.WithWriteSlots(1)}, writers},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &gateQuerier{release: make(chan struct{})}

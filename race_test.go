@@ -237,29 +237,13 @@ func TestRaceProcesses(t *testing.T) {
 					return list(`SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex%'`)
 				}
 			case "postgres": // a fresh schema
-				schema = testdb.Name("procs")
-				if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() {
-					if _, err := db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-						t.Errorf("drop schema: %v", err)
-					}
-				})
+				schema = createNamespace(t, db, kind, "procs")
 				tables = func() []string { return list(`SELECT tablename FROM pg_tables WHERE schemaname = $1`, schema) }
 				indexes = func() []string {
 					return list(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname NOT LIKE '%_pkey'`, schema)
 				}
 			case "mysql": // a fresh database
-				name := testdb.Name("procs")
-				if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() {
-					if _, err := db.ExecContext(context.Background(), "DROP DATABASE "+name); err != nil {
-						t.Errorf("drop database: %v", err)
-					}
-				})
+				name := createNamespace(t, db, kind, "procs")
 				u, err := url.Parse(base)
 				if err != nil {
 					t.Fatal(err)
@@ -331,15 +315,15 @@ func TestRaceProcesses(t *testing.T) {
 			if len(gotIndexes) != 1 || gotIndexes[0] != table+"_expiry_idx" {
 				t.Errorf("indexes after %d concurrent creators: %v, want [%s_expiry_idx]", procs, gotIndexes, table)
 			}
-			var n int
-			q := "SELECT COUNT(*) FROM " + table
+			qualified := table
 			if schema != "" {
-				q = "SELECT COUNT(*) FROM " + schema + "." + table
+				qualified = schema + "." + table
 			} else if u, _ := url.Parse(dsn); kind == "mysql" {
-				q = "SELECT COUNT(*) FROM " + strings.TrimPrefix(u.Path, "/") + "." + table
+				qualified = strings.TrimPrefix(u.Path, "/") + "." + table
 			}
-			if err := db.QueryRowContext(ctx, q).Scan(&n); err != nil || n != procs {
-				t.Errorf("rows after %d processes: %d, %v; want %d", procs, n, err, procs)
+			n := countRows(t, db, qualified)
+			if n != procs {
+				t.Errorf("rows after %d processes: %d; want %d", procs, n, procs)
 			}
 			t.Logf("%s: %d processes created the table at once: all succeeded; tables %v, indexes %v, %d rows", kind, procs, gotTables, gotIndexes, n)
 		})

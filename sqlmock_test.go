@@ -22,7 +22,8 @@ import (
 
 // These tests pin, with go-sqlmock and exact matching, the SQL every
 // operation sends on every dialect and the arguments it binds. The expected
-// SQL is written out here, never built by the dialect under test.
+// SQL is read from testdata/golden (goldenSQL), never built by the dialect
+// under test; TestGolden checks those files against the dialects.
 
 // smNow is the store clock of the mock tests: 2024-03-05 10:20:30.123 once
 // truncated to the millisecond.
@@ -51,82 +52,26 @@ type smDialect struct {
 	tryLock, unlock     string
 }
 
-var smDialects = []smDialect{
-	{
-		name: "postgres", d: sqlstore.Postgres,
-		schemaQ: `SELECT current_schema()`, schema: "public",
-		columns:    `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2`,
-		lockName:   "sqlstore_dc54aa1ba1426b6d",
-		createLock: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
-		create: []string{
-			`CREATE TABLE IF NOT EXISTS "sessions" ("token" char(64) PRIMARY KEY, "data" bytea NOT NULL, "expiry" timestamptz NOT NULL)`,
-			`CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")`,
-		},
-		createPlain: []string{
-			`CREATE TABLE IF NOT EXISTS "sessions" ("token" varchar(255) PRIMARY KEY, "data" bytea NOT NULL, "expiry" timestamptz NOT NULL)`,
-			`CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")`,
-		},
-		get:     `SELECT "data" FROM "sessions" WHERE "token" = $1 AND "expiry" > $2`,
-		set:     `INSERT INTO "sessions" ("token", "data", "expiry") VALUES ($1, $2, $3) ON CONFLICT ("token") DO UPDATE SET "data" = EXCLUDED."data", "expiry" = EXCLUDED."expiry"`,
-		touch:   `UPDATE "sessions" SET "expiry" = $1 WHERE "token" = $2 AND "expiry" > $3 AND ("expiry" <= $4 OR "expiry" >= $5)`,
-		del:     `DELETE FROM "sessions" WHERE "token" = $1`,
-		count:   `SELECT COUNT(*) FROM "sessions" WHERE "expiry" > $1`,
-		rng:     `SELECT "token", "data", "expiry" FROM "sessions" WHERE "expiry" > $1`,
-		clear:   `DELETE FROM "sessions"`,
-		prune:   `DELETE FROM "sessions" WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "expiry" <= $1 ORDER BY "expiry" LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-		stats:   `SELECT COUNT(*) FILTER (WHERE "expiry" > $1), COUNT(*) FILTER (WHERE "expiry" <= $2), MIN("expiry"), MAX("expiry") FROM "sessions"`,
-		size:    `SELECT pg_total_relation_size(format('%I.%I', $1::text, $2::text)::regclass)`,
-		tryLock: `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`,
-		unlock:  `SELECT pg_advisory_unlock(hashtextextended($1, 0))`,
-	},
-	{
-		name: "mysql", d: sqlstore.MySQL,
-		schemaQ: `SELECT DATABASE()`, schema: "app",
-		columns:  `SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?`,
-		lockName: "sqlstore_7c072cc5b64f4149",
-		create: []string{
-			"CREATE TABLE IF NOT EXISTS `sessions` (`token` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, `data` LONGBLOB NOT NULL, `expiry` DATETIME(6) NOT NULL, PRIMARY KEY (`token`), INDEX `sessions_expiry_idx` (`expiry`)) ENGINE = InnoDB",
-		},
-		createPlain: []string{
-			"CREATE TABLE IF NOT EXISTS `sessions` (`token` VARBINARY(255) NOT NULL, `data` LONGBLOB NOT NULL, `expiry` DATETIME(6) NOT NULL, PRIMARY KEY (`token`), INDEX `sessions_expiry_idx` (`expiry`)) ENGINE = InnoDB",
-		},
-		get:     "SELECT `data` FROM `sessions` WHERE `token` = ? AND `expiry` > ?",
-		set:     "INSERT INTO `sessions` (`token`, `data`, `expiry`) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `data` = VALUES(`data`), `expiry` = VALUES(`expiry`)",
-		touch:   "UPDATE `sessions` SET `expiry` = ? WHERE `token` = ? AND `expiry` > ? AND (`expiry` <= ? OR `expiry` >= ?)",
-		del:     "DELETE FROM `sessions` WHERE `token` = ?",
-		count:   "SELECT COUNT(*) FROM `sessions` WHERE `expiry` > ?",
-		rng:     "SELECT `token`, `data`, `expiry` FROM `sessions` WHERE `expiry` > ?",
-		clear:   "DELETE FROM `sessions`",
-		prune:   "DELETE FROM `sessions` WHERE `expiry` <= ? ORDER BY `expiry` LIMIT ?",
-		stats:   "SELECT COALESCE(SUM(`expiry` > ?), 0), COALESCE(SUM(`expiry` <= ?), 0), MIN(`expiry`), MAX(`expiry`) FROM `sessions`",
-		size:    "SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-		tryLock: "SELECT GET_LOCK(?, 0)",
-		unlock:  "SELECT RELEASE_LOCK(?)",
-	},
-	{
-		name: "sqlite", d: sqlstore.SQLite,
-		schemaQ: `SELECT 'main'`, schema: "main",
-		columns:  `SELECT name FROM pragma_table_info(?2, ?1)`,
-		lockName: "sqlstore_cb1e0367ed7460b5",
-		create: []string{
-			`CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL)`,
-			`CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")`,
-		},
-		createPlain: []string{
-			`CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL)`,
-			`CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")`,
-		},
-		get:   `SELECT "data" FROM "sessions" WHERE "token" = ? AND "expiry" > ?`,
-		set:   `INSERT INTO "sessions" ("token", "data", "expiry") VALUES (?, ?, ?) ON CONFLICT ("token") DO UPDATE SET "data" = excluded."data", "expiry" = excluded."expiry"`,
-		touch: `UPDATE "sessions" SET "expiry" = ? WHERE "token" = ? AND "expiry" > ? AND ("expiry" <= ? OR "expiry" >= ?)`,
-		del:   `DELETE FROM "sessions" WHERE "token" = ?`,
-		count: `SELECT COUNT(*) FROM "sessions" WHERE "expiry" > ?`,
-		rng:   `SELECT "token", "data", "expiry" FROM "sessions" WHERE "expiry" > ?`,
-		clear: `DELETE FROM "sessions"`,
-		prune: `DELETE FROM "sessions" WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "expiry" <= ?1 ORDER BY "expiry" LIMIT ?2)`,
-		stats: `SELECT COALESCE(SUM("expiry" > ?1), 0), COALESCE(SUM("expiry" <= ?2), 0), MIN("expiry"), MAX("expiry") FROM "sessions"`,
-		size:  `SELECT COALESCE(SUM(pgsize), 0) FROM dbstat(?1) WHERE name = ?2 OR name IN (SELECT name FROM pragma_index_list(?2, ?1))`,
-	},
+// smDialects returns postgres, mysql and sqlite, in that order, with the
+// statements of testdata/golden ("" where the dialect has none: no creation
+// lock on MySQL and SQLite, no sweep lock on SQLite).
+func smDialects(t testing.TB) []smDialect {
+	t.Helper()
+	cs := []smDialect{
+		{name: "postgres", d: sqlstore.Postgres, schema: "public", lockName: "sqlstore_dc54aa1ba1426b6d"},
+		{name: "mysql", d: sqlstore.MySQL, schema: "app", lockName: "sqlstore_7c072cc5b64f4149"},
+		{name: "sqlite", d: sqlstore.SQLite, schema: "main", lockName: "sqlstore_cb1e0367ed7460b5"},
+	}
+	for i := range cs {
+		c := &cs[i]
+		q := func(name string) string { return goldenSQL(t, c.name, name) }
+		c.schemaQ, c.columns, c.createLock = q("current_schema"), q("columns"), q("create_lock")
+		c.create, c.createPlain = goldenSQLs(t, c.name, "create_table"), goldenSQLs(t, c.name, "create_table_plain_ids")
+		c.get, c.set, c.touch, c.del = q("get"), q("set"), q("touch"), q("delete")
+		c.count, c.rng, c.clear, c.prune, c.stats = q("count"), q("range"), q("clear"), q("prune"), q("stats")
+		c.size, c.tryLock, c.unlock = q("table_size"), q("try_lock"), q("unlock")
+	}
+	return cs
 }
 
 // smUTC parses a UTC time written "2006-01-02 15:04:05.000".
@@ -266,7 +211,7 @@ func smMet(t *testing.T, mock sqlmock.Sqlmock) {
 }
 
 func TestMockNew(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		for _, exists := range []bool{false, true} {
 			for _, hashed := range []bool{true, false} {
 				t.Run(fmt.Sprintf("%s/exists=%v/hashed=%v", c.name, exists, hashed), func(t *testing.T) {
@@ -292,74 +237,81 @@ func TestMockNew(t *testing.T) {
 	}
 }
 
-// smCustom is the SQL of New with WithSchema, WithTable and WithColumns.
-var smCustom = map[string]struct {
-	schema, lock string
-	create       []string
-	stmts        [4]string
-}{
-	"postgres": {"app", "sqlstore_de222be70ac5ed56", []string{
-		`CREATE TABLE IF NOT EXISTS "app"."web_sessions" ("sid" char(64) PRIMARY KEY, "payload" bytea NOT NULL, "expires_at" timestamptz NOT NULL)`,
-		`CREATE INDEX IF NOT EXISTS "web_sessions_expiry_idx" ON "app"."web_sessions" ("expires_at")`,
-	}, [4]string{
-		`SELECT "payload" FROM "app"."web_sessions" WHERE "sid" = $1 AND "expires_at" > $2`,
-		`INSERT INTO "app"."web_sessions" ("sid", "payload", "expires_at") VALUES ($1, $2, $3) ON CONFLICT ("sid") DO UPDATE SET "payload" = EXCLUDED."payload", "expires_at" = EXCLUDED."expires_at"`,
-		`UPDATE "app"."web_sessions" SET "expires_at" = $1 WHERE "sid" = $2 AND "expires_at" > $3 AND ("expires_at" <= $4 OR "expires_at" >= $5)`,
-		`DELETE FROM "app"."web_sessions" WHERE "sid" = $1`,
-	}},
-	"mysql": {"app", "", []string{
-		"CREATE TABLE IF NOT EXISTS `app`.`web_sessions` (`sid` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, `payload` LONGBLOB NOT NULL, `expires_at` DATETIME(6) NOT NULL, PRIMARY KEY (`sid`), INDEX `web_sessions_expiry_idx` (`expires_at`)) ENGINE = InnoDB",
-	}, [4]string{
-		"SELECT `payload` FROM `app`.`web_sessions` WHERE `sid` = ? AND `expires_at` > ?",
-		"INSERT INTO `app`.`web_sessions` (`sid`, `payload`, `expires_at`) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `payload` = VALUES(`payload`), `expires_at` = VALUES(`expires_at`)",
-		"UPDATE `app`.`web_sessions` SET `expires_at` = ? WHERE `sid` = ? AND `expires_at` > ? AND (`expires_at` <= ? OR `expires_at` >= ?)",
-		"DELETE FROM `app`.`web_sessions` WHERE `sid` = ?",
-	}},
-	"sqlite": {"aux", "", []string{
-		`CREATE TABLE IF NOT EXISTS "aux"."web_sessions" ("sid" TEXT NOT NULL PRIMARY KEY, "payload" BLOB NOT NULL, "expires_at" INTEGER NOT NULL)`,
-		`CREATE INDEX IF NOT EXISTS "aux"."web_sessions_expiry_idx" ON "web_sessions" ("expires_at")`,
-	}, [4]string{
-		`SELECT "payload" FROM "aux"."web_sessions" WHERE "sid" = ? AND "expires_at" > ?`,
-		`INSERT INTO "aux"."web_sessions" ("sid", "payload", "expires_at") VALUES (?, ?, ?) ON CONFLICT ("sid") DO UPDATE SET "payload" = excluded."payload", "expires_at" = excluded."expires_at"`,
-		`UPDATE "aux"."web_sessions" SET "expires_at" = ? WHERE "sid" = ? AND "expires_at" > ? AND ("expires_at" <= ? OR "expires_at" >= ?)`,
-		`DELETE FROM "aux"."web_sessions" WHERE "sid" = ?`,
-	}},
-}
+// smHostileLock is the advisory lock name of the table of the hostile
+// names (sqlstore.GoldenHostileNames).
+const smHostileLock = "sqlstore_3b5ff5099f49f1a8"
 
-func TestMockNewCustomNames(t *testing.T) {
-	for _, c := range smDialects {
+// TestMockHostileNames runs New, with WithSchema, WithTable and WithColumns
+// of the hostile names, and every operation: each sends its statement of
+// testdata/golden/*_hostile.sql, and binds the schema and table unquoted
+// where they are values.
+func TestMockHostileNames(t *testing.T) {
+	n := sqlstore.GoldenHostileNames
+	opts := []sqlstore.Option{sqlstore.WithSchema(n.Schema), sqlstore.WithTable(n.Table), sqlstore.WithColumns(n.ID, n.Data, n.Expiry)}
+	for _, c := range smDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
-			want := smCustom[c.name]
+			q := func(name string) string { return hostileSQL(t, c.name, name) }
+			create := hostileSQLs(t, c.name, "create_table")
 			db, mock := smMock(t)
 			// WithSchema: no current-schema query.
-			mock.ExpectQuery(c.columns).WithArgs(want.schema, "web_sessions").WillReturnRows(smRows("column_name"))
+			mock.ExpectQuery(q("columns")).WithArgs(n.Schema, n.Table).WillReturnRows(smRows("column_name"))
 			mock.ExpectBegin()
-			if c.createLock != "" {
-				mock.ExpectExec(c.createLock).WithArgs(want.lock).WillReturnResult(sqlmock.NewResult(0, 0))
+			if lock := q("create_lock"); lock != "" {
+				mock.ExpectExec(lock).WithArgs(smHostileLock).WillReturnResult(sqlmock.NewResult(0, 0))
 			}
-			for _, q := range want.create {
-				mock.ExpectExec(q).WithoutArgs().WillReturnResult(sqlmock.NewResult(0, 0))
+			for _, stmt := range create {
+				mock.ExpectExec(stmt).WithoutArgs().WillReturnResult(sqlmock.NewResult(0, 0))
 			}
 			mock.ExpectCommit()
-			for _, q := range want.stmts {
-				mock.ExpectPrepare(q)
+			for _, name := range []string{"get", "set", "touch", "delete"} {
+				mock.ExpectPrepare(q(name))
 			}
-			smNew(t, c, db, sqlstore.WithSchema(want.schema), sqlstore.WithTable("web_sessions"),
-				sqlstore.WithColumns("sid", "payload", "expires_at"))
+			s := smNew(t, c, db, opts...)
 			smMet(t, mock)
 
 			// CreateTableSQL gives the same statements.
-			got, err := sqlstore.CreateTableSQL(c.d, sqlstore.WithSchema(want.schema), sqlstore.WithTable("web_sessions"),
-				sqlstore.WithColumns("sid", "payload", "expires_at"))
-			if err != nil || strings.Join(got, "\n") != strings.Join(want.create, "\n") {
-				t.Errorf("CreateTableSQL = %q, %v; want %q", got, err, want.create)
+			if got, err := sqlstore.CreateTableSQL(c.d, opts...); err != nil || strings.Join(got, "\n") != strings.Join(create, "\n") {
+				t.Errorf("CreateTableSQL = %q, %v; want %q", got, err, create)
 			}
+
+			// Every operation sends its statement; the driver's error ends it.
+			boom := errors.New("boom")
+			now, exp := c.at("2024-03-05 10:20:30.123"), c.at("2024-03-05 11:20:30.123")
+			mock.ExpectQuery(q("get")).WithArgs(smKey, now).WillReturnError(boom)
+			mock.ExpectExec(q("set")).WithArgs(smKey, []byte("x"), exp).WillReturnError(boom)
+			mock.ExpectExec(q("touch")).WithArgs(exp, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123")).WillReturnError(boom)
+			mock.ExpectExec(q("delete")).WithArgs(smKey).WillReturnError(boom)
+			mock.ExpectQuery(q("count")).WithArgs(now).WillReturnError(boom)
+			mock.ExpectExec(q("clear")).WithoutArgs().WillReturnError(boom)
+			mock.ExpectQuery(q("range")).WithArgs(now).WillReturnError(boom)
+			mock.ExpectQuery(q("stats")).WithArgs(now, now).WillReturnError(boom)
+			mock.ExpectQuery(q("table_size")).WithArgs(n.Schema, n.Table).WillReturnError(boom)
+			tryLock, unlock := q("try_lock"), q("unlock")
+			if tryLock != "" {
+				mock.ExpectQuery(tryLock).WithArgs(smHostileLock).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+			}
+			mock.ExpectPrepare(q("prune")).WillBeClosed()
+			mock.ExpectExec(q("prune")).WithArgs(now, 1000).WillReturnError(boom)
+			if unlock != "" {
+				mock.ExpectExec(unlock).WithArgs(smHostileLock).WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			if tryLock != "" { // PruneProgress
+				mock.ExpectQuery(tryLock).WithArgs(smHostileLock).WillReturnError(boom)
+			} else {
+				mock.ExpectPrepare(q("prune")).WillReturnError(boom)
+			}
+			for op, err := range smAllCalls(context.Background(), s) {
+				if !errors.Is(err, boom) {
+					t.Errorf("%s = %v; want the driver's error after the expected statement", op, err)
+				}
+			}
+			smMet(t, mock)
 		})
 	}
 }
 
 func TestMockOperations(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		for _, hashed := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/hashed=%v", c.name, hashed), func(t *testing.T) {
 				key := smKey
@@ -512,7 +464,7 @@ func TestMockOperations(t *testing.T) {
 }
 
 func TestMockTouchThresholdAndTTL(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			exp := smUTC("2024-03-05 12:00:00.250")
@@ -564,7 +516,7 @@ func smAllCalls(ctx context.Context, s *sqlstore.Store) map[string]error {
 }
 
 func TestMockDriverErrorsWrapped(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			boom := errors.New("boom: connection reset by peer")
 			db, mock := smMock(t)
@@ -633,7 +585,7 @@ func smNoQuery(t *testing.T, op string, err error) {
 }
 
 func TestMockContextCanceled(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.name+"/before", func(t *testing.T) {
 			db, mock := smMock(t)
 			c.expectNew(mock, true, true)
@@ -717,7 +669,7 @@ func TestMockContextCanceled(t *testing.T) {
 		})
 	}
 	t.Run("deadline", func(t *testing.T) {
-		c := smDialects[0]
+		c := smDialects(t)[0]
 		db, mock := smMock(t)
 		c.expectNew(mock, true, true)
 		s := smNew(t, c, db)
@@ -731,7 +683,7 @@ func TestMockContextCanceled(t *testing.T) {
 }
 
 func TestMockInvalidInputRunsNoQuery(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			db, mock := smMock(t)
@@ -783,7 +735,7 @@ func TestMockInvalidInputRunsNoQuery(t *testing.T) {
 }
 
 func TestMockClosed(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			db, mock := smMock(t)
 			c.expectNew(mock, true, true)
@@ -816,7 +768,7 @@ func (e *smStateErr) Error() string {
 func (e *smStateErr) SQLState() string { return e.code }
 
 func TestMockRetries(t *testing.T) {
-	c := smDialects[1] // MySQL: the Galera case
+	c := smDialects(t)[1] // MySQL: the Galera case
 	ctx := context.Background()
 	exp := smNow.Add(time.Hour)
 	now := c.at("2024-03-05 10:20:30.123")
@@ -930,7 +882,7 @@ func TestMockRetries(t *testing.T) {
 
 func TestMockNewErrors(t *testing.T) {
 	ctx := context.Background()
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.name+"/missing-column", func(t *testing.T) {
 			db, mock := smMock(t)
 			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
@@ -1090,7 +1042,7 @@ func TestMockNewErrors(t *testing.T) {
 }
 
 func TestMockPruneWaitsForLock(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		if c.tryLock == "" {
 			continue // SQLite has no advisory lock
 		}
@@ -1150,7 +1102,7 @@ func smWait(t *testing.T, what string, cond func() bool) {
 }
 
 func TestMockBackgroundPruner(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			leaks := goleak.IgnoreCurrent()
 			db, mock := smMock(t)
@@ -1207,7 +1159,7 @@ func TestMockBackgroundPruner(t *testing.T) {
 }
 
 func TestMockCloseCancelsSweep(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			leaks := goleak.IgnoreCurrent()
 			db, mock := smMock(t)
@@ -1246,7 +1198,7 @@ func TestMockCloseCancelsSweep(t *testing.T) {
 		})
 	}
 	t.Run("Prune", func(t *testing.T) {
-		c := smDialects[2]
+		c := smDialects(t)[2]
 		db, mock := smMock(t)
 		c.expectNew(mock, true, true)
 		// Not smNew: its cleanup would call Close again, and block with
@@ -1287,7 +1239,7 @@ func TestMockCloseCancelsSweep(t *testing.T) {
 // the catalog or creates the table (a Galera node applying another process's
 // DDL answers 1213) is retried, not returned.
 func TestMockNewRetriesCatalogConflicts(t *testing.T) {
-	for _, c := range smDialects {
+	for _, c := range smDialects(t) {
 		t.Run(c.d.Name(), func(t *testing.T) {
 			db, mock := smMock(t)
 			conflict := &mysql.MySQLError{Number: 1213, Message: "Deadlock found when trying to get lock"}
