@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/go-sqlstore/sqlstore/internal/defaults"
 )
 
 // The golden files testdata/golden/*.sql hold every statement of every
@@ -31,7 +33,7 @@ type goldenNames struct {
 
 // goldenDefault are the names of a store made without WithSchema, WithTable
 // or WithColumns.
-var goldenDefault = goldenNames{"", DefaultTable, DefaultIDColumn, DefaultDataColumn, DefaultExpiryColumn}
+var goldenDefault = goldenNames{"", defaults.Table, defaults.IDColumn, defaults.DataColumn, defaults.ExpiryColumn}
 
 // goldenHostile are names validIdent accepts that are hard to quote right:
 // reserved words in mixed and lower case, a leading underscore, Katakana and

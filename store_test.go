@@ -126,7 +126,7 @@ func TestColumnsDifferOnlyInCase(t *testing.T) {
 // (TiDB's 6 MiB entry limit, below the store's default limit) is
 // ErrDataTooLarge, as the store's own limit is.
 func TestSetTooLargeForDatabase(t *testing.T) {
-	c := smDialects[1] // MySQL, as TiDB speaks it
+	c := smDialects(t)[1] // MySQL, as TiDB speaks it
 	db, mock := smMock(t)
 	c.expectNew(mock, true, true)
 	s := smNew(t, c, db)
