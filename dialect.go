@@ -35,36 +35,79 @@ type Dialect interface {
 	// Columns returns a query selecting the names of the columns of a
 	// table. Args: schema, table (both unquoted).
 	Columns() string
+	// Indexes returns a query selecting the name of every index of a table
+	// and whether it is valid (false for an index whose build failed and
+	// that the database keeps unusable, as PostgreSQL keeps one after a
+	// failed CREATE INDEX CONCURRENTLY). Args: schema, table (both unquoted).
+	Indexes() string
 	// CreateLock returns a statement, run first in the table-creation
 	// transaction, that serializes concurrent creators; "" when the
 	// database needs none. Args: lock name.
 	CreateLock() string
 	// CreateTable returns the statements, run in order in one transaction,
-	// that create the table and its expiry index when they are missing.
-	// They take no arguments.
+	// that create the table, its expiry index and its owner index when they
+	// are missing. They take no arguments.
 	CreateTable(t Table) []string
+	// Upgrade returns the statements that bring a table created before the
+	// owner, created, updated and ended columns to the current shape
+	// without blocking its readers and writers: add the columns in missing
+	// (a subset of t.Owner, t.Created, t.Updated, t.Ended), then build the
+	// owner index, each run on its own, outside a transaction. The Store
+	// treats "the column (index) already exists" from a process upgrading
+	// at the same time as done. They take no arguments.
+	Upgrade(t Table, missing []string) []string
+	// DropIndex returns a statement that drops the index named (quoted)
+	// without blocking writes, to rebuild one that is not valid. No args.
+	DropIndex(t Table, index string) string
+	// DDLTimeout returns a statement that bounds how long this
+	// connection's DDL waits for a lock (so that an upgrade queued behind a
+	// long transaction does not stall every query behind it), and one that
+	// restores the default; "" where the database needs none.
+	DDLTimeout() (set, reset string)
 
-	// Get selects data of a live session. Args: key, now.
+	// Get selects data of a live session. Args: key, now, cutoff (sessions
+	// created at or before cutoff have passed the absolute timeout).
 	Get(t Table) string
-	// Set inserts a session or replaces its data and expiry in one atomic
-	// upsert. Args: key, data, expiry.
+	// Set inserts a session or replaces it in one atomic upsert, unless the
+	// stored row was ended (ended true) and has not expired: then it
+	// changes nothing. Over a live row it replaces data, expiry and
+	// updated, keeps created (setting it when NULL) and keeps the owner
+	// unless setOwner; over an expired row it starts a new session: every
+	// column as inserted (owner NULL unless setOwner). Args: key, data,
+	// expiry, owner (NULL for none), created (now), updated (now), setOwner
+	// (a boolean).
 	Set(t Table) string
-	// Touch moves the expiry of a live session, unless the move is shorter
-	// than the throttle window [low, high]. Args: expiry, key, now, low, high.
+	// Touch moves the expiry of a live session and sets updated, unless the
+	// move is shorter than the throttle window [low, high]. Args: expiry,
+	// updated (now), key, now, low, high, cutoff.
 	Touch(t Table) string
-	// Delete deletes one session. Args: key.
+	// Delete ends one session: it marks the row ended and clears its data,
+	// so that no Set or Touch revives it until it expires. Args: key.
 	Delete(t Table) string
-	// Count counts live sessions. Args: now.
+	// DeleteOwner ends every live session of an owner, except those whose
+	// keys are given (keep of them). Args: owner, now, then keep keys.
+	DeleteOwner(t Table, keep int) string
+	// Sessions selects key, data, created, updated and expiry of every live
+	// session of an owner, the most recently updated first. Args: owner,
+	// now, cutoff.
+	Sessions(t Table) string
+	// Count counts live sessions. Args: now, cutoff.
 	Count(t Table) string
-	// Range selects key, data and expiry of every live session. Args: now.
+	// Range selects key, data and expiry of every live session.
+	// Args: now, cutoff.
 	Range(t Table) string
 	// Clear deletes every session. No args.
 	Clear(t Table) string
 	// Prune deletes at most limit expired sessions, oldest first, through
 	// the expiry index. Args: now, limit.
 	Prune(t Table) string
-	// Stats selects the count of live sessions, the count of expired ones,
-	// the earliest and the latest expiry (NULL on an empty table). Args: now, now.
+	// PruneCreated deletes at most limit sessions created at or before
+	// cutoff (the absolute timeout). Args: cutoff, limit.
+	PruneCreated(t Table) string
+	// Stats selects the count of live sessions, of ended ones not yet
+	// expired, of expired ones (including those past the absolute
+	// timeout), the earliest and the latest expiry (NULL on an empty
+	// table). Args: now, cutoff, now, now, cutoff.
 	Stats(t Table) string
 
 	// TableSize returns a query selecting the bytes the table and its
@@ -79,9 +122,9 @@ type Dialect interface {
 	Unlock() string
 
 	// EncodeTime converts an expiry or a "now", already truncated to the
-	// millisecond, to the bind value the expiry column compares with.
+	// millisecond, to the bind value the time columns compare with.
 	EncodeTime(t time.Time) any
-	// DecodeTime converts a scanned expiry back to a time in UTC.
+	// DecodeTime converts a scanned time back to a time in UTC.
 	DecodeTime(v any) (time.Time, error)
 }
 
@@ -98,14 +141,19 @@ type SerialWriter interface {
 // Table names the session table for a Dialect. Every identifier is already
 // validated and quoted by the dialect's QuoteIdent.
 type Table struct {
-	Schema    string // quoted schema, or "" for the connection's default
-	Name      string // quoted table name, not qualified
-	Index     string // quoted expiry index name, not qualified
-	ID        string // quoted id (key) column
-	Data      string // quoted data column
-	Expiry    string // quoted expiry column
-	HashedIDs bool   // the id column holds 64 hex digits of SHA-256
-	TTL       string // TiDB only: TTL_JOB_INTERVAL of a native TTL table, or ""
+	Schema     string // quoted schema, or "" for the connection's default
+	Name       string // quoted table name, not qualified
+	Index      string // quoted expiry index name, not qualified
+	OwnerIndex string // quoted owner index name, not qualified
+	ID         string // quoted id (key) column
+	Data       string // quoted data column
+	Expiry     string // quoted expiry column
+	Owner      string // quoted owner column: who the session belongs to, or NULL
+	Created    string // quoted created column: the session's first Set, or NULL before the upgrade
+	Updated    string // quoted updated column: the last Set or Touch that wrote
+	Ended      string // quoted ended column: true once Delete ended the session
+	HashedIDs  bool   // the id column holds 64 hex digits of SHA-256
+	TTL        string // TiDB only: TTL_JOB_INTERVAL of a native TTL table, or ""
 }
 
 // Qualified returns the table name qualified with its schema, if any.
@@ -197,8 +245,14 @@ func scriptOf(r rune) string {
 // indexName derives the expiry index name from the table name, so that two
 // stores in one database (or, on SQLite, one file) have distinct indexes.
 // Names too long for the suffix are shortened and made unique with a hash.
-func indexName(table string) string {
-	const suffix = "_expiry_idx"
+func indexName(table string) string { return derivedName(table, "_expiry_idx") }
+
+// ownerIndexName derives the owner index name from the table name.
+func ownerIndexName(table string) string { return derivedName(table, "_owner_idx") }
+
+// derivedName is table+suffix, shortened to maxIdentLen with a hash of the
+// table name when too long.
+func derivedName(table, suffix string) string {
 	if len(table)+len(suffix) <= maxIdentLen {
 		return table + suffix
 	}
@@ -241,4 +295,17 @@ func detectDialect(db *sql.DB) (Dialect, error) {
 		return SQLite, nil
 	}
 	return nil, fmt.Errorf("sqlstore: cannot tell the dialect of driver %s.%s (a driver wrapped by another package, such as otelsql, hides it); pass WithDialect(sqlstore.Postgres), WithDialect(sqlstore.MySQL) or WithDialect(sqlstore.SQLite)", pkg, t.Name())
+}
+
+// keepClause returns " AND id NOT IN (p0, p1, ...)" with keep placeholders
+// made by param, or "" when keep is 0.
+func keepClause(t Table, keep int, param func(i int) string) string {
+	if keep == 0 {
+		return ""
+	}
+	ps := make([]string, keep)
+	for i := range ps {
+		ps[i] = param(i)
+	}
+	return fmt.Sprintf(" AND %s NOT IN (%s)", t.ID, strings.Join(ps, ", "))
 }

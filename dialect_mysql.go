@@ -29,10 +29,17 @@ func (mysql) Columns() string {
 	return `SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?`
 }
 
+// Indexes reports every index valid: InnoDB builds one in a transaction.
+func (mysql) Indexes() string {
+	return `SELECT DISTINCT index_name, TRUE FROM information_schema.statistics WHERE table_schema = ? AND table_name = ?`
+}
+
 // CreateLock is empty: the one CREATE TABLE IF NOT EXISTS, index included,
 // is atomic on MySQL and MariaDB.
 func (mysql) CreateLock() string { return "" }
 
+// CreateTable gives owner the id's binary comparison: owners that differ
+// only in case are different users.
 func (mysql) CreateTable(t Table) []string {
 	idType := "VARBINARY(255)"
 	if t.HashedIDs {
@@ -42,36 +49,98 @@ func (mysql) CreateTable(t Table) []string {
 	if t.TTL != "" {
 		ttl = fmt.Sprintf(" TTL = %s + INTERVAL 0 DAY TTL_ENABLE = 'ON' TTL_JOB_INTERVAL = '%s'", t.Expiry, t.TTL)
 	}
-	return []string{fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (%s %s NOT NULL, %s LONGBLOB NOT NULL, %s DATETIME(6) NOT NULL, PRIMARY KEY (%s), INDEX %s (%s)) ENGINE = InnoDB%s`,
-		t.Qualified(), t.ID, idType, t.Data, t.Expiry, t.ID, t.Index, t.Expiry, ttl)}
+	return []string{fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (%s %s NOT NULL, %s LONGBLOB NOT NULL, %s DATETIME(6) NOT NULL, `+
+		`%s VARBINARY(255) NULL, %s DATETIME(6) NULL, %s DATETIME(6) NULL, %s BOOLEAN NOT NULL DEFAULT FALSE, `+
+		`PRIMARY KEY (%s), INDEX %s (%s), INDEX %s (%s)) ENGINE = InnoDB%s`,
+		t.Qualified(), t.ID, idType, t.Data, t.Expiry, t.Owner, t.Created, t.Updated, t.Ended,
+		t.ID, t.Index, t.Expiry, t.OwnerIndex, t.Owner, ttl)}
+}
+
+// Upgrade adds the columns with ALGORITHM=INSTANT (MySQL 8.0.12+, MariaDB
+// 10.3+: no copy, no lock beyond a moment's metadata lock) and builds the
+// owner index in place, with reads and writes going on (LOCK=NONE). MySQL 8
+// has no ADD COLUMN IF NOT EXISTS: the Store adds only the missing columns
+// and takes a duplicate from a racing process as done.
+func (mysql) Upgrade(t Table, missing []string) []string {
+	var adds []string
+	for _, c := range missing {
+		typ := "DATETIME(6) NULL"
+		switch c {
+		case t.Owner:
+			typ = "VARBINARY(255) NULL"
+		case t.Ended:
+			typ = "BOOLEAN NOT NULL DEFAULT FALSE"
+		}
+		adds = append(adds, fmt.Sprintf("ADD COLUMN %s %s", c, typ))
+	}
+	var out []string
+	if len(adds) > 0 {
+		out = append(out, fmt.Sprintf(`ALTER TABLE %s %s, ALGORITHM=INSTANT`, t.Qualified(), strings.Join(adds, ", ")))
+	}
+	return append(out, fmt.Sprintf(`ALTER TABLE %s ADD INDEX %s (%s), ALGORITHM=INPLACE, LOCK=NONE`, t.Qualified(), t.OwnerIndex, t.Owner))
+}
+
+func (mysql) DropIndex(t Table, index string) string {
+	return fmt.Sprintf(`ALTER TABLE %s DROP INDEX %s, ALGORITHM=INPLACE, LOCK=NONE`, t.Qualified(), index)
+}
+
+// DDLTimeout bounds the wait for the metadata lock (a year by default).
+func (mysql) DDLTimeout() (set, reset string) {
+	return `SET SESSION lock_wait_timeout = 5`, `SET SESSION lock_wait_timeout = DEFAULT`
 }
 
 func (mysql) Get(t Table) string {
-	return fmt.Sprintf(`SELECT %s FROM %s WHERE %s = ? AND %s > ?`, t.Data, t.Qualified(), t.ID, t.Expiry)
+	return fmt.Sprintf(`SELECT %s FROM %s WHERE %s = ? AND %s > ? AND NOT %s AND (%s IS NULL OR %s > ?)`,
+		t.Data, t.Qualified(), t.ID, t.Expiry, t.Ended, t.Created, t.Created)
 }
 
 // Set uses VALUES(), not the row alias of MySQL 8.0.19+, which MariaDB and
-// TiDB reject.
+// TiDB reject. ON DUPLICATE KEY UPDATE has no WHERE, so every assignment
+// keeps the stored value of an ended, unexpired row; and since each
+// assignment sees the ones before it, ended and expiry, which decide that,
+// are assigned last. VALUES(updated) is the bound "now".
 func (mysql) Set(t Table) string {
-	return fmt.Sprintf(`INSERT INTO %s (%s, %s, %s) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE %s = VALUES(%s), %s = VALUES(%s)`,
-		t.Qualified(), t.ID, t.Data, t.Expiry, t.Data, t.Data, t.Expiry, t.Expiry)
+	blocked := fmt.Sprintf("%s AND %s > VALUES(%s)", t.Ended, t.Expiry, t.Updated)
+	expired := fmt.Sprintf("%s <= VALUES(%s)", t.Expiry, t.Updated)
+	keepOr := func(col, v string) string { return fmt.Sprintf("%s = IF(%s, %s, %s)", col, blocked, col, v) }
+	return fmt.Sprintf(`INSERT INTO %s (%s, %s, %s, %s, %s, %s, %s) VALUES (?, ?, ?, ?, ?, ?, FALSE) ON DUPLICATE KEY UPDATE %s`,
+		t.Qualified(), t.ID, t.Data, t.Expiry, t.Owner, t.Created, t.Updated, t.Ended, strings.Join([]string{
+			keepOr(t.Data, "VALUES("+t.Data+")"),
+			keepOr(t.Owner, fmt.Sprintf("IF(?, VALUES(%s), IF(%s, NULL, %s))", t.Owner, expired, t.Owner)),
+			keepOr(t.Created, fmt.Sprintf("IF(%s OR %s IS NULL, VALUES(%s), %s)", expired, t.Created, t.Created, t.Created)),
+			keepOr(t.Updated, "VALUES("+t.Updated+")"),
+			keepOr(t.Ended, "FALSE"),
+			keepOr(t.Expiry, "VALUES("+t.Expiry+")"),
+		}, ", "))
 }
 
 func (mysql) Touch(t Table) string {
-	return fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s = ? AND %s > ? AND (%s <= ? OR %s >= ?)`,
-		t.Qualified(), t.Expiry, t.ID, t.Expiry, t.Expiry, t.Expiry)
+	return fmt.Sprintf(`UPDATE %s SET %s = ?, %s = ? WHERE %s = ? AND %s > ? AND (%s <= ? OR %s >= ?) AND NOT %s AND (%s IS NULL OR %s > ?)`,
+		t.Qualified(), t.Expiry, t.Updated, t.ID, t.Expiry, t.Expiry, t.Expiry, t.Ended, t.Created, t.Created)
 }
 
 func (mysql) Delete(t Table) string {
-	return fmt.Sprintf(`DELETE FROM %s WHERE %s = ?`, t.Qualified(), t.ID)
+	return fmt.Sprintf(`UPDATE %s SET %s = TRUE, %s = '' WHERE %s = ?`, t.Qualified(), t.Ended, t.Data, t.ID)
+}
+
+func (mysql) DeleteOwner(t Table, keep int) string {
+	return fmt.Sprintf(`UPDATE %s SET %s = TRUE, %s = '' WHERE %s = ? AND %s > ? AND NOT %s%s`,
+		t.Qualified(), t.Ended, t.Data, t.Owner, t.Expiry, t.Ended, keepClause(t, keep, func(int) string { return "?" }))
+}
+
+func (mysql) Sessions(t Table) string {
+	return fmt.Sprintf(`SELECT %s, %s, %s, %s, %s FROM %s WHERE %s = ? AND %s > ? AND NOT %s AND (%s IS NULL OR %s > ?) ORDER BY %s DESC`,
+		t.ID, t.Data, t.Created, t.Updated, t.Expiry, t.Qualified(), t.Owner, t.Expiry, t.Ended, t.Created, t.Created, t.Updated)
 }
 
 func (mysql) Count(t Table) string {
-	return fmt.Sprintf(`SELECT COUNT(*) FROM %s WHERE %s > ?`, t.Qualified(), t.Expiry)
+	return fmt.Sprintf(`SELECT COUNT(*) FROM %s WHERE %s > ? AND NOT %s AND (%s IS NULL OR %s > ?)`,
+		t.Qualified(), t.Expiry, t.Ended, t.Created, t.Created)
 }
 
 func (mysql) Range(t Table) string {
-	return fmt.Sprintf(`SELECT %s, %s, %s FROM %s WHERE %s > ?`, t.ID, t.Data, t.Expiry, t.Qualified(), t.Expiry)
+	return fmt.Sprintf(`SELECT %s, %s, %s FROM %s WHERE %s > ? AND NOT %s AND (%s IS NULL OR %s > ?)`,
+		t.ID, t.Data, t.Expiry, t.Qualified(), t.Expiry, t.Ended, t.Created, t.Created)
 }
 
 func (mysql) Clear(t Table) string { return fmt.Sprintf(`DELETE FROM %s`, t.Qualified()) }
@@ -82,9 +151,14 @@ func (mysql) Prune(t Table) string {
 	return fmt.Sprintf(`DELETE FROM %s WHERE %s <= ? ORDER BY %s LIMIT ?`, t.Qualified(), t.Expiry, t.Expiry)
 }
 
+func (mysql) PruneCreated(t Table) string {
+	return fmt.Sprintf(`DELETE FROM %s WHERE %s <= ? LIMIT ?`, t.Qualified(), t.Created)
+}
+
 func (mysql) Stats(t Table) string {
-	return fmt.Sprintf(`SELECT COALESCE(SUM(%s > ?), 0), COALESCE(SUM(%s <= ?), 0), MIN(%s), MAX(%s) FROM %s`,
-		t.Expiry, t.Expiry, t.Expiry, t.Expiry, t.Qualified())
+	return fmt.Sprintf(`SELECT COALESCE(SUM(%[1]s > ? AND NOT %[2]s AND (%[3]s IS NULL OR %[3]s > ?)), 0), `+
+		`COALESCE(SUM(%[2]s AND %[1]s > ?), 0), COALESCE(SUM(%[1]s <= ? OR COALESCE(%[3]s <= ?, FALSE)), 0), MIN(%[1]s), MAX(%[1]s) FROM %[4]s`,
+		t.Expiry, t.Ended, t.Created, t.Qualified())
 }
 
 // TableSize reports InnoDB's estimate, which lags recent writes.

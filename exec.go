@@ -16,29 +16,37 @@ import (
 
 // getArgs are the bind values of Dialect.Get.
 type getArgs struct {
-	key string
-	now any
+	key         string
+	now, cutoff any
 }
 
-func (a getArgs) values() []any { return []any{a.key, a.now} }
+func (a getArgs) values() []any { return []any{a.key, a.now, a.cutoff} }
 
-// setArgs are the bind values of Dialect.Set.
+// setArgs are the bind values of Dialect.Set. now is both the created and
+// the updated time of the row; owner is nil for none.
 type setArgs struct {
-	key    string
-	data   []byte
-	expiry any
+	key           string
+	data          []byte
+	expiry, owner any
+	now           any
+	setOwner      bool
 }
 
-func (a setArgs) values() []any { return []any{a.key, a.data, a.expiry} }
+func (a setArgs) values() []any {
+	return []any{a.key, a.data, a.expiry, a.owner, a.now, a.now, a.setOwner}
+}
 
-// touchArgs are the bind values of Dialect.Touch: the new expiry, the key,
-// now, and the throttle window [low, high] that a write must leave.
+// touchArgs are the bind values of Dialect.Touch: the new expiry, now (the
+// updated time, and the time liveness is judged at), the key, the throttle
+// window [low, high] that a write must leave, and the absolute cutoff.
 type touchArgs struct {
-	expiry, now, low, high any
-	key                    string
+	expiry, now, low, high, cutoff any
+	key                            string
 }
 
-func (a touchArgs) values() []any { return []any{a.expiry, a.key, a.now, a.low, a.high} }
+func (a touchArgs) values() []any {
+	return []any{a.expiry, a.now, a.key, a.now, a.low, a.high, a.cutoff}
+}
 
 // deleteArgs are the bind values of Dialect.Delete.
 type deleteArgs struct {

@@ -59,25 +59,17 @@ const goldenTTL = "1h"
 // the golden files. Each statement is named after its method in snake case
 // (TableSize: table_size); one of several is numbered (create_table.1).
 var goldenMethods = []string{
-	"CurrentSchema", "Columns", "CreateLock", "CreateTable",
-	"Get", "Set", "Touch", "Delete", "Count", "Range", "Clear", "Prune", "Stats",
+	"CurrentSchema", "Columns", "Indexes", "CreateLock", "CreateTable", "Upgrade", "DropIndex", "DDLTimeout",
+	"Get", "Set", "Touch", "Delete", "DeleteOwner", "Sessions", "Count", "Range", "Clear", "Prune", "PruneCreated", "Stats",
 	"TableSize", "TryLock", "Unlock",
 }
 
-// goldenTable builds the Table of names as New does.
+// goldenTable builds the Table of names as New does, the columns the
+// upgrade adds keeping their default names.
 func goldenTable(d Dialect, n goldenNames) Table {
-	t := Table{
-		Name:      d.QuoteIdent(n.Table),
-		Index:     d.QuoteIdent(indexName(n.Table)),
-		ID:        d.QuoteIdent(n.ID),
-		Data:      d.QuoteIdent(n.Data),
-		Expiry:    d.QuoteIdent(n.Expiry),
-		HashedIDs: true,
-	}
-	if n.Schema != "" {
-		t.Schema = d.QuoteIdent(n.Schema)
-	}
-	return t
+	cfg := defaultConfig()
+	cfg.schema, cfg.table, cfg.idCol, cfg.dataCol, cfg.expiryCol = n.Schema, n.Table, n.ID, n.Data, n.Expiry
+	return cfg.tableFor(d)
 }
 
 // goldenStatement is one named statement of a golden file.
@@ -94,6 +86,21 @@ func goldenStatements(d Dialect, t Table) []goldenStatement {
 		}
 	}
 	for _, m := range goldenMethods {
+		switch m {
+		case "Upgrade": // a table that has none of the added columns
+			addAll("upgrade", d.Upgrade(t, []string{t.Owner, t.Created, t.Updated, t.Ended}))
+			continue
+		case "DropIndex":
+			out = append(out, goldenStatement{"drop_index", d.DropIndex(t, t.OwnerIndex)})
+			continue
+		case "DDLTimeout":
+			set, reset := d.DDLTimeout()
+			out = append(out, goldenStatement{"ddl_timeout_set", set}, goldenStatement{"ddl_timeout_reset", reset})
+			continue
+		case "DeleteOwner": // with no id kept, and with two
+			out = append(out, goldenStatement{"delete_owner", d.DeleteOwner(t, 0)}, goldenStatement{"delete_owner_keep_2", d.DeleteOwner(t, 2)})
+			continue
+		}
 		method := reflect.ValueOf(d).MethodByName(m)
 		var args []reflect.Value
 		if method.Type().NumIn() == 1 {

@@ -20,6 +20,11 @@ type config struct {
 	idCol          string
 	dataCol        string
 	expiryCol      string
+	ownerCol       string
+	createdCol     string
+	updatedCol     string
+	endedCol       string
+	absolute       time.Duration
 	createTable    bool
 	pruneInterval  time.Duration
 	defaultTTL     time.Duration
@@ -43,6 +48,10 @@ func defaultConfig() config {
 		idCol:          defaults.IDColumn,
 		dataCol:        defaults.DataColumn,
 		expiryCol:      defaults.ExpiryColumn,
+		ownerCol:       defaults.OwnerColumn,
+		createdCol:     defaults.CreatedColumn,
+		updatedCol:     defaults.UpdatedColumn,
+		endedCol:       defaults.EndedColumn,
 		createTable:    true,
 		pruneInterval:  defaults.PruneInterval,
 		defaultTTL:     defaults.TTL,
@@ -97,10 +106,35 @@ func WithColumns(id, data, expiry string) Option {
 	return func(c *config) { c.idCol, c.dataCol, c.expiryCol = id, data, expiry }
 }
 
-// WithCreateTable sets whether New creates the table and its expiry index
-// when the table is missing (the default, true). New runs no DDL when the
-// table exists. With false, New only checks that the table and its columns
-// exist.
+// WithOwnerColumns sets the names of the columns that record who a session
+// belongs to ([Store.SetOwned]), when it was created and last updated, and
+// whether it was ended ([Store.Delete]). The defaults are "owner",
+// "created", "updated" and "ended". The owner index is named after the
+// table: sessions_owner_idx.
+func WithOwnerColumns(owner, created, updated, ended string) Option {
+	return func(c *config) { c.ownerCol, c.createdCol, c.updatedCol, c.endedCol = owner, created, updated, ended }
+}
+
+// WithAbsoluteTimeout ends a session d after it was created, however
+// active (OWASP's absolute timeout; gorilla/sessions has no such limit): a
+// session older than that is expired for every read, for Touch and for
+// Prune, whatever its expiry says. 0, the default, turns it off. Sessions
+// written before the owner columns existed have no creation time and are
+// not limited.
+func WithAbsoluteTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d < 0 {
+			c.fail("WithAbsoluteTimeout: %v is negative", d)
+		}
+		c.absolute = d
+	}
+}
+
+// WithCreateTable sets whether New creates the table and its indexes when
+// the table is missing, and upgrades a table created before the owner
+// columns (see [WithOwnerColumns]) in place, with online operations (the
+// default, true). New runs no DDL when the table is current. With false,
+// New only checks that the table, its columns and its indexes exist.
 func WithCreateTable(create bool) Option {
 	return func(c *config) { c.createTable = create }
 }

@@ -3,13 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"math/rand/v2"
 	"time"
 )
-
-// lockPoll is how often Prune asks again for a lock another process holds.
-const lockPoll = 200 * time.Millisecond
 
 // Prune runs one full sweep now and returns the number of expired sessions it
 // deleted. It deletes in batches (WithPruneBatchSize), each its own short
@@ -91,34 +87,32 @@ func (s *Store) sweepOnce(ctx context.Context, wait bool, progress func(int64)) 
 		return 0, s.wrap(ctx, "prune", err)
 	}
 	defer conn.Close()
-	if q := s.d.TryLock(); q != "" {
-		for {
-			var got sql.NullBool
-			if err := conn.QueryRowContext(ctx, q, s.lock).Scan(&got); err != nil {
-				return 0, s.wrap(ctx, "prune: taking the lock", err)
-			}
-			if got.Valid && got.Bool {
-				break
-			}
-			if !wait {
-				return 0, nil
-			}
-			select {
-			case <-ctx.Done():
-				return 0, s.wrap(ctx, "prune: waiting for the lock", ctx.Err())
-			case <-time.After(lockPoll):
-			}
-		}
-		defer s.unlock(conn)
-	}
-
-	stmt, err := conn.PrepareContext(ctx, s.q.prune)
+	release, got, err := s.lock(ctx, conn, s.lockName, wait)
 	if err != nil {
-		return 0, s.wrap(ctx, "prune", err)
+		return 0, s.wrap(ctx, "prune: taking the lock", err)
+	}
+	if !got {
+		return 0, nil
+	}
+	defer release()
+
+	t := s.now()
+	total, err := s.batches(ctx, conn, s.q.prune, s.d.EncodeTime(t), 0, progress)
+	if err == nil && s.cfg.absolute > 0 {
+		total, err = s.batches(ctx, conn, s.q.pruneCreated, s.cutoff(t), total, progress)
+	}
+	return total, err
+}
+
+// batches runs the prune statement q (Args: bound, limit) on conn until a
+// batch comes back short, resting WithPrunePause between batches, and
+// returns total plus the rows it deleted.
+func (s *Store) batches(ctx context.Context, conn *sql.Conn, q string, bound any, total int64, progress func(int64)) (int64, error) {
+	stmt, err := conn.PrepareContext(ctx, q)
+	if err != nil {
+		return total, s.wrap(ctx, "prune", err)
 	}
 	defer stmt.Close()
-	now := s.d.EncodeTime(s.now())
-	var total int64
 	for {
 		// A statement on a sql.Conn does not check its context before it
 		// runs, and lib/pq lets a quick one finish although the context
@@ -128,7 +122,7 @@ func (s *Store) sweepOnce(ctx context.Context, wait bool, progress func(int64)) 
 		}
 		var n int64
 		err := s.write(ctx, "prune", func() error {
-			res, err := stmt.ExecContext(ctx, now, s.cfg.pruneBatchSize)
+			res, err := stmt.ExecContext(ctx, bound, s.cfg.pruneBatchSize)
 			if err != nil {
 				return err
 			}
@@ -154,15 +148,5 @@ func (s *Store) sweepOnce(ctx context.Context, wait bool, progress func(int64)) 
 			case <-t.C:
 			}
 		}
-	}
-}
-
-// unlock releases the sweep lock. If that fails (say, the sweep's context
-// ended), the connection is discarded, which releases a session lock too.
-func (s *Store) unlock(conn *sql.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := conn.ExecContext(ctx, s.d.Unlock(), s.lock); err != nil {
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 	}
 }

@@ -23,9 +23,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 var (
@@ -41,6 +43,10 @@ var (
 	// ErrInvalidExpiry is returned by Set and Touch, before any query runs,
 	// for an expiry before 1970 or after 9999.
 	ErrInvalidExpiry = errors.New("sqlstore: expiry out of range")
+	// ErrInvalidOwner is returned, before any query runs, for an owner that
+	// is not 1 to 255 bytes of valid UTF-8 without NUL ([Store.SetOwned]
+	// also takes "" for no owner).
+	ErrInvalidOwner = errors.New("sqlstore: invalid owner")
 )
 
 // errNilContext is returned by every method given a nil context, which
@@ -53,16 +59,17 @@ const maxIDLen = 255
 // Store keeps sessions in one table. It is safe for concurrent use. Create it
 // with [New] or [Open] and release it with [Store.Close].
 type Store struct {
-	db     *sql.DB
-	ownsDB bool
-	d      Dialect
-	t      Table
-	cfg    config
-	log    *slog.Logger
-	lock   string // advisory lock name of the table
-	schema string // resolved, unquoted schema of the table
-	q      queries
-	req    requests // runs Get, Set, Touch and Delete
+	db       *sql.DB
+	ownsDB   bool
+	d        Dialect
+	t        Table
+	cfg      config
+	log      *slog.Logger
+	lockName string // advisory lock name of the table
+	schema   string // resolved, unquoted schema of the table
+	q        queries
+	req      requests // runs Get, Set, Touch and Delete
+	epoch    any      // the Unix epoch, encoded: the cutoff without an absolute timeout
 
 	// slots holds the writes in flight (WithWriteSlots, one by default)
 	// when the dialect is a SerialWriter (SQLite): queued here, writes are
@@ -84,7 +91,7 @@ type Store struct {
 // once by the dialect.
 type queries struct {
 	requestSQL
-	count, rng, clear, prune, stats string
+	sessions, count, rng, clear, prune, pruneCreated, stats string
 }
 
 // New returns a Store over db, which the caller owns: Close never closes it.
@@ -131,7 +138,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 	}
 
 	d := cfg.dialect
-	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger, t: cfg.tableFor(d), schema: cfg.schema}
+	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger, t: cfg.tableFor(d), schema: cfg.schema, epoch: d.EncodeTime(time.Unix(0, 0).UTC())}
 	if sw, ok := d.(SerialWriter); ok && sw.SerialWrites() && cfg.writeSlots > 0 {
 		s.slots = make(chan struct{}, cfg.writeSlots)
 	}
@@ -145,10 +152,11 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 		}
 		s.schema = schema.String
 	}
-	s.lock = lockName(s.schema, cfg.table)
+	s.lockName = lockName(s.schema, cfg.table)
 	s.q = queries{
 		requestSQL: requestSQL{get: d.Get(s.t), set: d.Set(s.t), touch: d.Touch(s.t), delete: d.Delete(s.t)},
-		count:      d.Count(s.t), rng: d.Range(s.t), clear: d.Clear(s.t), prune: d.Prune(s.t), stats: d.Stats(s.t),
+		sessions:   d.Sessions(s.t), count: d.Count(s.t), rng: d.Range(s.t), clear: d.Clear(s.t),
+		prune: d.Prune(s.t), pruneCreated: d.PruneCreated(s.t), stats: d.Stats(s.t),
 	}
 
 	if err := s.ensureTable(ctx); err != nil {
@@ -201,6 +209,16 @@ func (s *Store) Key(id string) string {
 
 // now returns the store clock's now, truncated to the millisecond.
 func (s *Store) now() time.Time { return truncMilli(s.cfg.now()) }
+
+// cutoff returns the bind value of the absolute timeout at now: sessions
+// created at or before it are over. Without an absolute timeout it is the
+// Unix epoch, before any session's creation.
+func (s *Store) cutoff(now time.Time) any {
+	if s.cfg.absolute <= 0 {
+		return s.epoch
+	}
+	return s.d.EncodeTime(now.Add(-s.cfg.absolute))
+}
 
 // ready checks the store and the context before a call.
 func (s *Store) ready(ctx context.Context, op string) error {
@@ -258,7 +276,8 @@ func (s *Store) Get(ctx context.Context, id string) (data []byte, found bool, er
 	if err := s.begin(ctx, "get", id); err != nil {
 		return nil, false, err
 	}
-	data, err = s.req.get(ctx, getArgs{key: s.Key(id), now: s.d.EncodeTime(s.now())})
+	now := s.now()
+	data, err = s.req.get(ctx, getArgs{key: s.Key(id), now: s.d.EncodeTime(now), cutoff: s.cutoff(now)})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, false, nil
@@ -273,9 +292,35 @@ func (s *Store) Get(ctx context.Context, id string) (data []byte, found bool, er
 // Set stores data for session id until expiresAt, inserting the session or
 // replacing its data and expiry in one atomic upsert: concurrent Sets of one
 // id do not fail, and the last write wins. A zero expiresAt means now plus the
-// default TTL. Expiry is kept to the millisecond.
+// default TTL. Expiry is kept to the millisecond. Set keeps the owner the
+// session has ([Store.SetOwned]).
+//
+// Set of a session that [Store.Delete] (or DeleteOwner, or DeleteKey) ended
+// writes nothing and returns nil until the expiry the session had: a request
+// that loaded the session before a logout and saves it after never logs the
+// user back in. Session ids are random tokens, so a new session never needs
+// an ended one's id.
 func (s *Store) Set(ctx context.Context, id string, data []byte, expiresAt time.Time) error {
-	if err := s.begin(ctx, "set", id); err != nil {
+	return s.set(ctx, "set", id, nil, false, data, expiresAt)
+}
+
+// SetOwned is Set that also records who the session belongs to (a user id;
+// "" for nobody), in the same single round trip, so that [Store.Sessions]
+// lists it and [Store.DeleteOwner] ends it.
+func (s *Store) SetOwned(ctx context.Context, id, owner string, data []byte, expiresAt time.Time) error {
+	var o any
+	if owner != "" {
+		if err := checkOwner(owner); err != nil {
+			return err
+		}
+		o = owner
+	}
+	return s.set(ctx, "set owned", id, o, true, data, expiresAt)
+}
+
+// set is Set and SetOwned.
+func (s *Store) set(ctx context.Context, op, id string, owner any, setOwner bool, data []byte, expiresAt time.Time) error {
+	if err := s.begin(ctx, op, id); err != nil {
 		return err
 	}
 	if len(data) > s.cfg.maxDataSize {
@@ -288,12 +333,28 @@ func (s *Store) Set(ctx context.Context, id string, data []byte, expiresAt time.
 	if data == nil {
 		data = []byte{}
 	}
-	a := setArgs{key: s.Key(id), data: data, expiry: s.d.EncodeTime(exp)}
-	err = s.write(ctx, "set", func() error { return s.req.set(ctx, a) })
+	a := setArgs{key: s.Key(id), data: data, expiry: s.d.EncodeTime(exp), owner: owner, now: s.d.EncodeTime(s.now()), setOwner: setOwner}
+	err = s.write(ctx, op, func() error { return s.req.set(ctx, a) })
 	if err != nil && tooLarge(err) {
 		return fmt.Errorf("%w: %d bytes, refused by the database: %w", ErrDataTooLarge, len(data), err)
 	}
 	return err
+}
+
+// checkOwner returns ErrInvalidOwner, wrapped with the reason, unless owner
+// is 1 to 255 bytes of valid UTF-8 without NUL.
+func checkOwner(owner string) error {
+	switch {
+	case owner == "":
+		return fmt.Errorf("%w: empty", ErrInvalidOwner)
+	case len(owner) > maxIDLen:
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrInvalidOwner, len(owner), maxIDLen)
+	case !utf8.ValidString(owner):
+		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidOwner)
+	case strings.IndexByte(owner, 0) >= 0:
+		return fmt.Errorf("%w: holds a NUL byte", ErrInvalidOwner)
+	}
+	return nil
 }
 
 // Touch moves the expiry of the live session id to expiresAt (a zero
@@ -308,15 +369,18 @@ func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) error
 	if err != nil {
 		return err
 	}
-	th := s.cfg.touchThreshold
+	th, now := s.cfg.touchThreshold, s.now()
 	a := touchArgs{
-		key: s.Key(id), expiry: s.d.EncodeTime(exp), now: s.d.EncodeTime(s.now()),
+		key: s.Key(id), expiry: s.d.EncodeTime(exp), now: s.d.EncodeTime(now), cutoff: s.cutoff(now),
 		low: s.d.EncodeTime(exp.Add(-th)), high: s.d.EncodeTime(exp.Add(th)),
 	}
 	return s.write(ctx, "touch", func() error { return s.req.touch(ctx, a) })
 }
 
-// Delete deletes session id. Deleting a missing session is not an error.
+// Delete ends session id: Get no longer finds it and, until the expiry it
+// had, Set, SetOwned and Touch of it write nothing (see [Store.Set]).
+// Deleting a missing session is not an error. [Store.Prune] removes the row
+// once it has expired.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := s.begin(ctx, "delete", id); err != nil {
 		return err
@@ -325,13 +389,116 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	return s.write(ctx, "delete", func() error { return s.req.delete(ctx, a) })
 }
 
+// DeleteKey ends one session, as Delete does, by the key that
+// [Store.Sessions] and [Store.Range] report (what the id column holds: the
+// SHA-256 of the id with hashed ids), for a "sign out that device" button.
+func (s *Store) DeleteKey(ctx context.Context, key string) error {
+	if err := s.ready(ctx, "delete key"); err != nil {
+		return err
+	}
+	if err := checkID(key); err != nil {
+		return err
+	}
+	a := deleteArgs{key: key}
+	return s.write(ctx, "delete key", func() error { return s.req.delete(ctx, a) })
+}
+
+// DeleteOwner ends every live session of owner, as Delete does, except
+// those whose ids are in keep (such as the current one, for "sign out
+// everywhere else"), and returns how many it ended. It is one statement, so
+// a session that a concurrent Set of the same owner writes is either ended
+// or written after it, never revived.
+func (s *Store) DeleteOwner(ctx context.Context, owner string, keep ...string) (int64, error) {
+	if err := s.ready(ctx, "delete owner"); err != nil {
+		return 0, err
+	}
+	if err := checkOwner(owner); err != nil {
+		return 0, err
+	}
+	args := make([]any, 0, 2+len(keep))
+	args = append(args, owner, s.d.EncodeTime(s.now()))
+	for _, id := range keep {
+		if err := checkID(id); err != nil {
+			return 0, err
+		}
+		args = append(args, s.Key(id))
+	}
+	q := s.d.DeleteOwner(s.t, len(keep))
+	var n int64
+	err := s.write(ctx, "delete owner", func() error {
+		res, err := s.db.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return n, err
+}
+
+// Session is a live session as [Store.Sessions] lists it.
+type Session struct {
+	Key     string    // what the id column holds: the SHA-256 of the id with hashed ids (see [Store.Key])
+	Owner   string    // who the session belongs to
+	Data    []byte    // the session's data
+	Created time.Time // first Set of this id; zero for a session written before the owner columns existed
+	Updated time.Time // last Set, or Touch that moved the expiry
+	Expiry  time.Time // when it expires
+}
+
+// Sessions lists the live sessions of owner, most recently active first,
+// through the owner index. With hashed ids, compare a Session's Key with
+// [Store.Key] of the current id to tell "this device".
+func (s *Store) Sessions(ctx context.Context, owner string) ([]Session, error) {
+	if err := s.ready(ctx, "sessions"); err != nil {
+		return nil, err
+	}
+	if err := checkOwner(owner); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	rows, err := s.db.QueryContext(ctx, s.q.sessions, owner, s.d.EncodeTime(now), s.cutoff(now))
+	if err != nil {
+		return nil, s.wrap(ctx, "sessions", err)
+	}
+	defer rows.Close()
+	var out []Session
+	for rows.Next() {
+		ss := Session{Owner: owner}
+		var created, updated, expiry any
+		if err := rows.Scan(&ss.Key, &ss.Data, &created, &updated, &expiry); err != nil {
+			return nil, s.wrap(ctx, "sessions", err)
+		}
+		for _, p := range []struct {
+			raw any
+			t   *time.Time
+		}{{created, &ss.Created}, {updated, &ss.Updated}, {expiry, &ss.Expiry}} {
+			if p.raw == nil {
+				continue
+			}
+			if *p.t, err = s.d.DecodeTime(p.raw); err != nil {
+				return nil, s.wrap(ctx, "sessions", err)
+			}
+		}
+		if ss.Data == nil {
+			ss.Data = []byte{}
+		}
+		out = append(out, ss)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(ctx, "sessions", err)
+	}
+	return out, nil
+}
+
 // Count returns the number of live sessions.
 func (s *Store) Count(ctx context.Context) (int64, error) {
 	if err := s.ready(ctx, "count"); err != nil {
 		return 0, err
 	}
 	var n int64
-	if err := s.db.QueryRowContext(ctx, s.q.count, s.d.EncodeTime(s.now())).Scan(&n); err != nil {
+	now := s.now()
+	if err := s.db.QueryRowContext(ctx, s.q.count, s.d.EncodeTime(now), s.cutoff(now)).Scan(&n); err != nil {
 		return 0, s.wrap(ctx, "count", err)
 	}
 	return n, nil
@@ -358,7 +525,8 @@ func (s *Store) Range(ctx context.Context, fn func(id string, data []byte, expir
 	if err := s.ready(ctx, "range"); err != nil {
 		return err
 	}
-	rows, err := s.db.QueryContext(ctx, s.q.rng, s.d.EncodeTime(s.now()))
+	now := s.now()
+	rows, err := s.db.QueryContext(ctx, s.q.rng, s.d.EncodeTime(now), s.cutoff(now))
 	if err != nil {
 		return s.wrap(ctx, "range", err)
 	}
@@ -391,7 +559,10 @@ func (s *Store) Range(ctx context.Context, fn func(id string, data []byte, expir
 
 // Stats describes the table at one moment.
 type Stats struct {
-	Live, Expired  int64     // sessions not yet expired, and expired ones not yet pruned
+	Live    int64 // sessions not yet expired nor ended
+	Ended   int64 // sessions ended (Delete) that have not yet expired
+	Expired int64 // expired sessions (ended or not) not yet pruned
+
 	Oldest, Newest time.Time // earliest and latest expiry; zero when the table is empty
 }
 
@@ -403,8 +574,9 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	}
 	var st Stats
 	var lo, hi any
-	now := s.d.EncodeTime(s.now())
-	if err := s.db.QueryRowContext(ctx, s.q.stats, now, now).Scan(&st.Live, &st.Expired, &lo, &hi); err != nil {
+	t := s.now()
+	now, cutoff := s.d.EncodeTime(t), s.cutoff(t)
+	if err := s.db.QueryRowContext(ctx, s.q.stats, now, cutoff, now, now, cutoff).Scan(&st.Live, &st.Ended, &st.Expired, &lo, &hi); err != nil {
 		return Stats{}, s.wrap(ctx, "stats", err)
 	}
 	for _, p := range []struct {

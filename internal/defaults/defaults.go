@@ -10,6 +10,10 @@ const (
 	IDColumn       = "token"
 	DataColumn     = "data"
 	ExpiryColumn   = "expiry"
+	OwnerColumn    = "owner"
+	CreatedColumn  = "created"
+	UpdatedColumn  = "updated"
+	EndedColumn    = "ended"
 	PruneInterval  = 5 * time.Minute
 	TTL            = 24 * time.Hour
 	PruneBatchSize = 1000

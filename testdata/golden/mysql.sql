@@ -10,34 +10,61 @@ SELECT DATABASE()
 -- columns
 SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?
 
+-- indexes
+SELECT DISTINCT index_name, TRUE FROM information_schema.statistics WHERE table_schema = ? AND table_name = ?
+
 -- create_lock
 
 -- create_table.1
-CREATE TABLE IF NOT EXISTS `sessions` (`token` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, `data` LONGBLOB NOT NULL, `expiry` DATETIME(6) NOT NULL, PRIMARY KEY (`token`), INDEX `sessions_expiry_idx` (`expiry`)) ENGINE = InnoDB
+CREATE TABLE IF NOT EXISTS `sessions` (`token` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, `data` LONGBLOB NOT NULL, `expiry` DATETIME(6) NOT NULL, `owner` VARBINARY(255) NULL, `created` DATETIME(6) NULL, `updated` DATETIME(6) NULL, `ended` BOOLEAN NOT NULL DEFAULT FALSE, PRIMARY KEY (`token`), INDEX `sessions_expiry_idx` (`expiry`), INDEX `sessions_owner_idx` (`owner`)) ENGINE = InnoDB
 
 -- create_table_plain_ids.1
-CREATE TABLE IF NOT EXISTS `sessions` (`token` VARBINARY(255) NOT NULL, `data` LONGBLOB NOT NULL, `expiry` DATETIME(6) NOT NULL, PRIMARY KEY (`token`), INDEX `sessions_expiry_idx` (`expiry`)) ENGINE = InnoDB
+CREATE TABLE IF NOT EXISTS `sessions` (`token` VARBINARY(255) NOT NULL, `data` LONGBLOB NOT NULL, `expiry` DATETIME(6) NOT NULL, `owner` VARBINARY(255) NULL, `created` DATETIME(6) NULL, `updated` DATETIME(6) NULL, `ended` BOOLEAN NOT NULL DEFAULT FALSE, PRIMARY KEY (`token`), INDEX `sessions_expiry_idx` (`expiry`), INDEX `sessions_owner_idx` (`owner`)) ENGINE = InnoDB
 
 -- create_table_tidb_ttl.1
-CREATE TABLE IF NOT EXISTS `sessions` (`token` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, `data` LONGBLOB NOT NULL, `expiry` DATETIME(6) NOT NULL, PRIMARY KEY (`token`), INDEX `sessions_expiry_idx` (`expiry`)) ENGINE = InnoDB TTL = `expiry` + INTERVAL 0 DAY TTL_ENABLE = 'ON' TTL_JOB_INTERVAL = '1h'
+CREATE TABLE IF NOT EXISTS `sessions` (`token` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, `data` LONGBLOB NOT NULL, `expiry` DATETIME(6) NOT NULL, `owner` VARBINARY(255) NULL, `created` DATETIME(6) NULL, `updated` DATETIME(6) NULL, `ended` BOOLEAN NOT NULL DEFAULT FALSE, PRIMARY KEY (`token`), INDEX `sessions_expiry_idx` (`expiry`), INDEX `sessions_owner_idx` (`owner`)) ENGINE = InnoDB TTL = `expiry` + INTERVAL 0 DAY TTL_ENABLE = 'ON' TTL_JOB_INTERVAL = '1h'
+
+-- upgrade.1
+ALTER TABLE `sessions` ADD COLUMN `owner` VARBINARY(255) NULL, ADD COLUMN `created` DATETIME(6) NULL, ADD COLUMN `updated` DATETIME(6) NULL, ADD COLUMN `ended` BOOLEAN NOT NULL DEFAULT FALSE, ALGORITHM=INSTANT
+
+-- upgrade.2
+ALTER TABLE `sessions` ADD INDEX `sessions_owner_idx` (`owner`), ALGORITHM=INPLACE, LOCK=NONE
+
+-- drop_index
+ALTER TABLE `sessions` DROP INDEX `sessions_owner_idx`, ALGORITHM=INPLACE, LOCK=NONE
+
+-- ddl_timeout_set
+SET SESSION lock_wait_timeout = 5
+
+-- ddl_timeout_reset
+SET SESSION lock_wait_timeout = DEFAULT
 
 -- get
-SELECT `data` FROM `sessions` WHERE `token` = ? AND `expiry` > ?
+SELECT `data` FROM `sessions` WHERE `token` = ? AND `expiry` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
 
 -- set
-INSERT INTO `sessions` (`token`, `data`, `expiry`) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `data` = VALUES(`data`), `expiry` = VALUES(`expiry`)
+INSERT INTO `sessions` (`token`, `data`, `expiry`, `owner`, `created`, `updated`, `ended`) VALUES (?, ?, ?, ?, ?, ?, FALSE) ON DUPLICATE KEY UPDATE `data` = IF(`ended` AND `expiry` > VALUES(`updated`), `data`, VALUES(`data`)), `owner` = IF(`ended` AND `expiry` > VALUES(`updated`), `owner`, IF(?, VALUES(`owner`), IF(`expiry` <= VALUES(`updated`), NULL, `owner`))), `created` = IF(`ended` AND `expiry` > VALUES(`updated`), `created`, IF(`expiry` <= VALUES(`updated`) OR `created` IS NULL, VALUES(`created`), `created`)), `updated` = IF(`ended` AND `expiry` > VALUES(`updated`), `updated`, VALUES(`updated`)), `ended` = IF(`ended` AND `expiry` > VALUES(`updated`), `ended`, FALSE), `expiry` = IF(`ended` AND `expiry` > VALUES(`updated`), `expiry`, VALUES(`expiry`))
 
 -- touch
-UPDATE `sessions` SET `expiry` = ? WHERE `token` = ? AND `expiry` > ? AND (`expiry` <= ? OR `expiry` >= ?)
+UPDATE `sessions` SET `expiry` = ?, `updated` = ? WHERE `token` = ? AND `expiry` > ? AND (`expiry` <= ? OR `expiry` >= ?) AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
 
 -- delete
-DELETE FROM `sessions` WHERE `token` = ?
+UPDATE `sessions` SET `ended` = TRUE, `data` = '' WHERE `token` = ?
+
+-- delete_owner
+UPDATE `sessions` SET `ended` = TRUE, `data` = '' WHERE `owner` = ? AND `expiry` > ? AND NOT `ended`
+
+-- delete_owner_keep_2
+UPDATE `sessions` SET `ended` = TRUE, `data` = '' WHERE `owner` = ? AND `expiry` > ? AND NOT `ended` AND `token` NOT IN (?, ?)
+
+-- sessions
+SELECT `token`, `data`, `created`, `updated`, `expiry` FROM `sessions` WHERE `owner` = ? AND `expiry` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?) ORDER BY `updated` DESC
 
 -- count
-SELECT COUNT(*) FROM `sessions` WHERE `expiry` > ?
+SELECT COUNT(*) FROM `sessions` WHERE `expiry` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
 
 -- range
-SELECT `token`, `data`, `expiry` FROM `sessions` WHERE `expiry` > ?
+SELECT `token`, `data`, `expiry` FROM `sessions` WHERE `expiry` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
 
 -- clear
 DELETE FROM `sessions`
@@ -45,8 +72,11 @@ DELETE FROM `sessions`
 -- prune
 DELETE FROM `sessions` WHERE `expiry` <= ? ORDER BY `expiry` LIMIT ?
 
+-- prune_created
+DELETE FROM `sessions` WHERE `created` <= ? LIMIT ?
+
 -- stats
-SELECT COALESCE(SUM(`expiry` > ?), 0), COALESCE(SUM(`expiry` <= ?), 0), MIN(`expiry`), MAX(`expiry`) FROM `sessions`
+SELECT COALESCE(SUM(`expiry` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`ended` AND `expiry` > ?), 0), COALESCE(SUM(`expiry` <= ? OR COALESCE(`created` <= ?, FALSE)), 0), MIN(`expiry`), MAX(`expiry`) FROM `sessions`
 
 -- table_size
 SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = ? AND table_name = ?

@@ -10,34 +10,61 @@ SELECT DATABASE()
 -- columns
 SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?
 
+-- indexes
+SELECT DISTINCT index_name, TRUE FROM information_schema.statistics WHERE table_schema = ? AND table_name = ?
+
 -- create_lock
 
 -- create_table.1
-CREATE TABLE IF NOT EXISTS `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` (`select` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, `order` LONGBLOB NOT NULL, `Group` DATETIME(6) NOT NULL, PRIMARY KEY (`select`), INDEX `_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx` (`Group`)) ENGINE = InnoDB
+CREATE TABLE IF NOT EXISTS `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` (`select` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, `order` LONGBLOB NOT NULL, `Group` DATETIME(6) NOT NULL, `owner` VARBINARY(255) NULL, `created` DATETIME(6) NULL, `updated` DATETIME(6) NULL, `ended` BOOLEAN NOT NULL DEFAULT FALSE, PRIMARY KEY (`select`), INDEX `_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx` (`Group`), INDEX `_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx` (`owner`)) ENGINE = InnoDB
 
 -- create_table_plain_ids.1
-CREATE TABLE IF NOT EXISTS `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` (`select` VARBINARY(255) NOT NULL, `order` LONGBLOB NOT NULL, `Group` DATETIME(6) NOT NULL, PRIMARY KEY (`select`), INDEX `_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx` (`Group`)) ENGINE = InnoDB
+CREATE TABLE IF NOT EXISTS `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` (`select` VARBINARY(255) NOT NULL, `order` LONGBLOB NOT NULL, `Group` DATETIME(6) NOT NULL, `owner` VARBINARY(255) NULL, `created` DATETIME(6) NULL, `updated` DATETIME(6) NULL, `ended` BOOLEAN NOT NULL DEFAULT FALSE, PRIMARY KEY (`select`), INDEX `_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx` (`Group`), INDEX `_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx` (`owner`)) ENGINE = InnoDB
 
 -- create_table_tidb_ttl.1
-CREATE TABLE IF NOT EXISTS `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` (`select` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, `order` LONGBLOB NOT NULL, `Group` DATETIME(6) NOT NULL, PRIMARY KEY (`select`), INDEX `_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx` (`Group`)) ENGINE = InnoDB TTL = `Group` + INTERVAL 0 DAY TTL_ENABLE = 'ON' TTL_JOB_INTERVAL = '1h'
+CREATE TABLE IF NOT EXISTS `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` (`select` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, `order` LONGBLOB NOT NULL, `Group` DATETIME(6) NOT NULL, `owner` VARBINARY(255) NULL, `created` DATETIME(6) NULL, `updated` DATETIME(6) NULL, `ended` BOOLEAN NOT NULL DEFAULT FALSE, PRIMARY KEY (`select`), INDEX `_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx` (`Group`), INDEX `_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx` (`owner`)) ENGINE = InnoDB TTL = `Group` + INTERVAL 0 DAY TTL_ENABLE = 'ON' TTL_JOB_INTERVAL = '1h'
+
+-- upgrade.1
+ALTER TABLE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` ADD COLUMN `owner` VARBINARY(255) NULL, ADD COLUMN `created` DATETIME(6) NULL, ADD COLUMN `updated` DATETIME(6) NULL, ADD COLUMN `ended` BOOLEAN NOT NULL DEFAULT FALSE, ALGORITHM=INSTANT
+
+-- upgrade.2
+ALTER TABLE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` ADD INDEX `_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx` (`owner`), ALGORITHM=INPLACE, LOCK=NONE
+
+-- drop_index
+ALTER TABLE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` DROP INDEX `_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx`, ALGORITHM=INPLACE, LOCK=NONE
+
+-- ddl_timeout_set
+SET SESSION lock_wait_timeout = 5
+
+-- ddl_timeout_reset
+SET SESSION lock_wait_timeout = DEFAULT
 
 -- get
-SELECT `order` FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `select` = ? AND `Group` > ?
+SELECT `order` FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `select` = ? AND `Group` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
 
 -- set
-INSERT INTO `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` (`select`, `order`, `Group`) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE `order` = VALUES(`order`), `Group` = VALUES(`Group`)
+INSERT INTO `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` (`select`, `order`, `Group`, `owner`, `created`, `updated`, `ended`) VALUES (?, ?, ?, ?, ?, ?, FALSE) ON DUPLICATE KEY UPDATE `order` = IF(`ended` AND `Group` > VALUES(`updated`), `order`, VALUES(`order`)), `owner` = IF(`ended` AND `Group` > VALUES(`updated`), `owner`, IF(?, VALUES(`owner`), IF(`Group` <= VALUES(`updated`), NULL, `owner`))), `created` = IF(`ended` AND `Group` > VALUES(`updated`), `created`, IF(`Group` <= VALUES(`updated`) OR `created` IS NULL, VALUES(`created`), `created`)), `updated` = IF(`ended` AND `Group` > VALUES(`updated`), `updated`, VALUES(`updated`)), `ended` = IF(`ended` AND `Group` > VALUES(`updated`), `ended`, FALSE), `Group` = IF(`ended` AND `Group` > VALUES(`updated`), `Group`, VALUES(`Group`))
 
 -- touch
-UPDATE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` SET `Group` = ? WHERE `select` = ? AND `Group` > ? AND (`Group` <= ? OR `Group` >= ?)
+UPDATE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` SET `Group` = ?, `updated` = ? WHERE `select` = ? AND `Group` > ? AND (`Group` <= ? OR `Group` >= ?) AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
 
 -- delete
-DELETE FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `select` = ?
+UPDATE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` SET `ended` = TRUE, `order` = '' WHERE `select` = ?
+
+-- delete_owner
+UPDATE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` SET `ended` = TRUE, `order` = '' WHERE `owner` = ? AND `Group` > ? AND NOT `ended`
+
+-- delete_owner_keep_2
+UPDATE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` SET `ended` = TRUE, `order` = '' WHERE `owner` = ? AND `Group` > ? AND NOT `ended` AND `select` NOT IN (?, ?)
+
+-- sessions
+SELECT `select`, `order`, `created`, `updated`, `Group` FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `owner` = ? AND `Group` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?) ORDER BY `updated` DESC
 
 -- count
-SELECT COUNT(*) FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `Group` > ?
+SELECT COUNT(*) FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `Group` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
 
 -- range
-SELECT `select`, `order`, `Group` FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `Group` > ?
+SELECT `select`, `order`, `Group` FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `Group` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
 
 -- clear
 DELETE FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées`
@@ -45,8 +72,11 @@ DELETE FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préfér�
 -- prune
 DELETE FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `Group` <= ? ORDER BY `Group` LIMIT ?
 
+-- prune_created
+DELETE FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `created` <= ? LIMIT ?
+
 -- stats
-SELECT COALESCE(SUM(`Group` > ?), 0), COALESCE(SUM(`Group` <= ?), 0), MIN(`Group`), MAX(`Group`) FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées`
+SELECT COALESCE(SUM(`Group` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`ended` AND `Group` > ?), 0), COALESCE(SUM(`Group` <= ? OR COALESCE(`created` <= ?, FALSE)), 0), MIN(`Group`), MAX(`Group`) FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées`
 
 -- table_size
 SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = ? AND table_name = ?

@@ -10,38 +10,71 @@ SELECT current_schema()
 -- columns
 SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2
 
+-- indexes
+SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class r ON r.oid = i.indrelid JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = $1 AND r.relname = $2
+
 -- create_lock
 SELECT pg_advisory_xact_lock(hashtextextended($1, 0))
 
 -- create_table.1
-CREATE TABLE IF NOT EXISTS "sessions" ("token" char(64) PRIMARY KEY, "data" bytea NOT NULL, "expiry" timestamptz NOT NULL)
+CREATE TABLE IF NOT EXISTS "sessions" ("token" char(64) PRIMARY KEY, "data" bytea NOT NULL, "expiry" timestamptz NOT NULL, "owner" varchar(255), "created" timestamptz, "updated" timestamptz, "ended" boolean NOT NULL DEFAULT FALSE)
 
 -- create_table.2
 CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")
 
+-- create_table.3
+CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+
 -- create_table_plain_ids.1
-CREATE TABLE IF NOT EXISTS "sessions" ("token" varchar(255) PRIMARY KEY, "data" bytea NOT NULL, "expiry" timestamptz NOT NULL)
+CREATE TABLE IF NOT EXISTS "sessions" ("token" varchar(255) PRIMARY KEY, "data" bytea NOT NULL, "expiry" timestamptz NOT NULL, "owner" varchar(255), "created" timestamptz, "updated" timestamptz, "ended" boolean NOT NULL DEFAULT FALSE)
 
 -- create_table_plain_ids.2
 CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")
 
+-- create_table_plain_ids.3
+CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+
+-- upgrade.1
+ALTER TABLE "sessions" ADD COLUMN IF NOT EXISTS "owner" varchar(255), ADD COLUMN IF NOT EXISTS "created" timestamptz, ADD COLUMN IF NOT EXISTS "updated" timestamptz, ADD COLUMN IF NOT EXISTS "ended" boolean NOT NULL DEFAULT FALSE
+
+-- upgrade.2
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+
+-- drop_index
+DROP INDEX CONCURRENTLY IF EXISTS "sessions_owner_idx"
+
+-- ddl_timeout_set
+SET lock_timeout = '5s'
+
+-- ddl_timeout_reset
+RESET lock_timeout
+
 -- get
-SELECT "data" FROM "sessions" WHERE "token" = $1 AND "expiry" > $2
+SELECT "data" FROM "sessions" WHERE "token" = $1 AND "expiry" > $2 AND NOT "ended" AND ("created" IS NULL OR "created" > $3)
 
 -- set
-INSERT INTO "sessions" ("token", "data", "expiry") VALUES ($1, $2, $3) ON CONFLICT ("token") DO UPDATE SET "data" = EXCLUDED."data", "expiry" = EXCLUDED."expiry"
+INSERT INTO "sessions" AS s ("token", "data", "expiry", "owner", "created", "updated", "ended") VALUES ($1, $2, $3, $4, $5, $6, FALSE) ON CONFLICT ("token") DO UPDATE SET "data" = EXCLUDED."data", "expiry" = EXCLUDED."expiry", "owner" = CASE WHEN $7 THEN EXCLUDED."owner" WHEN s."expiry" <= EXCLUDED."updated" THEN NULL ELSE s."owner" END, "created" = CASE WHEN s."expiry" <= EXCLUDED."updated" OR s."created" IS NULL THEN EXCLUDED."created" ELSE s."created" END, "updated" = EXCLUDED."updated", "ended" = FALSE WHERE NOT s."ended" OR s."expiry" <= EXCLUDED."updated"
 
 -- touch
-UPDATE "sessions" SET "expiry" = $1 WHERE "token" = $2 AND "expiry" > $3 AND ("expiry" <= $4 OR "expiry" >= $5)
+UPDATE "sessions" SET "expiry" = $1, "updated" = $2 WHERE "token" = $3 AND "expiry" > $4 AND ("expiry" <= $5 OR "expiry" >= $6) AND NOT "ended" AND ("created" IS NULL OR "created" > $7)
 
 -- delete
-DELETE FROM "sessions" WHERE "token" = $1
+UPDATE "sessions" SET "ended" = TRUE, "data" = '' WHERE "token" = $1
+
+-- delete_owner
+UPDATE "sessions" SET "ended" = TRUE, "data" = '' WHERE "owner" = $1 AND "expiry" > $2 AND NOT "ended"
+
+-- delete_owner_keep_2
+UPDATE "sessions" SET "ended" = TRUE, "data" = '' WHERE "owner" = $1 AND "expiry" > $2 AND NOT "ended" AND "token" NOT IN ($3, $4)
+
+-- sessions
+SELECT "token", "data", "created", "updated", "expiry" FROM "sessions" WHERE "owner" = $1 AND "expiry" > $2 AND NOT "ended" AND ("created" IS NULL OR "created" > $3) ORDER BY "updated" DESC
 
 -- count
-SELECT COUNT(*) FROM "sessions" WHERE "expiry" > $1
+SELECT COUNT(*) FROM "sessions" WHERE "expiry" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)
 
 -- range
-SELECT "token", "data", "expiry" FROM "sessions" WHERE "expiry" > $1
+SELECT "token", "data", "expiry" FROM "sessions" WHERE "expiry" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)
 
 -- clear
 DELETE FROM "sessions"
@@ -49,8 +82,11 @@ DELETE FROM "sessions"
 -- prune
 DELETE FROM "sessions" WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "expiry" <= $1 ORDER BY "expiry" LIMIT $2 FOR UPDATE SKIP LOCKED)
 
+-- prune_created
+DELETE FROM "sessions" WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "created" <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+
 -- stats
-SELECT COUNT(*) FILTER (WHERE "expiry" > $1), COUNT(*) FILTER (WHERE "expiry" <= $2), MIN("expiry"), MAX("expiry") FROM "sessions"
+SELECT COUNT(*) FILTER (WHERE "expiry" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)), COUNT(*) FILTER (WHERE "ended" AND "expiry" > $3), COUNT(*) FILTER (WHERE "expiry" <= $4 OR "created" <= $5), MIN("expiry"), MAX("expiry") FROM "sessions"
 
 -- table_size
 SELECT pg_total_relation_size(format('%I.%I', $1::text, $2::text)::regclass)

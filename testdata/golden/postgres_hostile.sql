@@ -10,38 +10,71 @@ SELECT current_schema()
 -- columns
 SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2
 
+-- indexes
+SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class r ON r.oid = i.indrelid JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = $1 AND r.relname = $2
+
 -- create_lock
 SELECT pg_advisory_xact_lock(hashtextextended($1, 0))
 
 -- create_table.1
-CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select" char(64) PRIMARY KEY, "order" bytea NOT NULL, "Group" timestamptz NOT NULL)
+CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select" char(64) PRIMARY KEY, "order" bytea NOT NULL, "Group" timestamptz NOT NULL, "owner" varchar(255), "created" timestamptz, "updated" timestamptz, "ended" boolean NOT NULL DEFAULT FALSE)
 
 -- create_table.2
 CREATE INDEX IF NOT EXISTS "_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("Group")
 
+-- create_table.3
+CREATE INDEX IF NOT EXISTS "_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+
 -- create_table_plain_ids.1
-CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select" varchar(255) PRIMARY KEY, "order" bytea NOT NULL, "Group" timestamptz NOT NULL)
+CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select" varchar(255) PRIMARY KEY, "order" bytea NOT NULL, "Group" timestamptz NOT NULL, "owner" varchar(255), "created" timestamptz, "updated" timestamptz, "ended" boolean NOT NULL DEFAULT FALSE)
 
 -- create_table_plain_ids.2
 CREATE INDEX IF NOT EXISTS "_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("Group")
 
+-- create_table_plain_ids.3
+CREATE INDEX IF NOT EXISTS "_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+
+-- upgrade.1
+ALTER TABLE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ADD COLUMN IF NOT EXISTS "owner" varchar(255), ADD COLUMN IF NOT EXISTS "created" timestamptz, ADD COLUMN IF NOT EXISTS "updated" timestamptz, ADD COLUMN IF NOT EXISTS "ended" boolean NOT NULL DEFAULT FALSE
+
+-- upgrade.2
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+
+-- drop_index
+DROP INDEX CONCURRENTLY IF EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx"
+
+-- ddl_timeout_set
+SET lock_timeout = '5s'
+
+-- ddl_timeout_reset
+RESET lock_timeout
+
 -- get
-SELECT "order" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" = $1 AND "Group" > $2
+SELECT "order" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" = $1 AND "Group" > $2 AND NOT "ended" AND ("created" IS NULL OR "created" > $3)
 
 -- set
-INSERT INTO "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select", "order", "Group") VALUES ($1, $2, $3) ON CONFLICT ("select") DO UPDATE SET "order" = EXCLUDED."order", "Group" = EXCLUDED."Group"
+INSERT INTO "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" AS s ("select", "order", "Group", "owner", "created", "updated", "ended") VALUES ($1, $2, $3, $4, $5, $6, FALSE) ON CONFLICT ("select") DO UPDATE SET "order" = EXCLUDED."order", "Group" = EXCLUDED."Group", "owner" = CASE WHEN $7 THEN EXCLUDED."owner" WHEN s."Group" <= EXCLUDED."updated" THEN NULL ELSE s."owner" END, "created" = CASE WHEN s."Group" <= EXCLUDED."updated" OR s."created" IS NULL THEN EXCLUDED."created" ELSE s."created" END, "updated" = EXCLUDED."updated", "ended" = FALSE WHERE NOT s."ended" OR s."Group" <= EXCLUDED."updated"
 
 -- touch
-UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "Group" = $1 WHERE "select" = $2 AND "Group" > $3 AND ("Group" <= $4 OR "Group" >= $5)
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "Group" = $1, "updated" = $2 WHERE "select" = $3 AND "Group" > $4 AND ("Group" <= $5 OR "Group" >= $6) AND NOT "ended" AND ("created" IS NULL OR "created" > $7)
 
 -- delete
-DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" = $1
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "ended" = TRUE, "order" = '' WHERE "select" = $1
+
+-- delete_owner
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "ended" = TRUE, "order" = '' WHERE "owner" = $1 AND "Group" > $2 AND NOT "ended"
+
+-- delete_owner_keep_2
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "ended" = TRUE, "order" = '' WHERE "owner" = $1 AND "Group" > $2 AND NOT "ended" AND "select" NOT IN ($3, $4)
+
+-- sessions
+SELECT "select", "order", "created", "updated", "Group" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "owner" = $1 AND "Group" > $2 AND NOT "ended" AND ("created" IS NULL OR "created" > $3) ORDER BY "updated" DESC
 
 -- count
-SELECT COUNT(*) FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" > $1
+SELECT COUNT(*) FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)
 
 -- range
-SELECT "select", "order", "Group" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" > $1
+SELECT "select", "order", "Group" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)
 
 -- clear
 DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
@@ -49,8 +82,11 @@ DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préfér�
 -- prune
 DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" IN (SELECT "select" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" <= $1 ORDER BY "Group" LIMIT $2 FOR UPDATE SKIP LOCKED)
 
+-- prune_created
+DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" IN (SELECT "select" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "created" <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+
 -- stats
-SELECT COUNT(*) FILTER (WHERE "Group" > $1), COUNT(*) FILTER (WHERE "Group" <= $2), MIN("Group"), MAX("Group") FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
+SELECT COUNT(*) FILTER (WHERE "Group" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)), COUNT(*) FILTER (WHERE "ended" AND "Group" > $3), COUNT(*) FILTER (WHERE "Group" <= $4 OR "created" <= $5), MIN("Group"), MAX("Group") FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
 
 -- table_size
 SELECT pg_total_relation_size(format('%I.%I', $1::text, $2::text)::regclass)

@@ -10,37 +10,77 @@ SELECT 'main'
 -- columns
 SELECT name FROM pragma_table_info(?2, ?1)
 
+-- indexes
+SELECT name, TRUE FROM pragma_index_list(?2, ?1)
+
 -- create_lock
 
 -- create_table.1
-CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL)
+CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL, "owner" TEXT, "created" INTEGER, "updated" INTEGER, "ended" INTEGER NOT NULL DEFAULT FALSE)
 
 -- create_table.2
 CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")
 
+-- create_table.3
+CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+
 -- create_table_plain_ids.1
-CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL)
+CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL, "owner" TEXT, "created" INTEGER, "updated" INTEGER, "ended" INTEGER NOT NULL DEFAULT FALSE)
 
 -- create_table_plain_ids.2
 CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")
 
+-- create_table_plain_ids.3
+CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+
+-- upgrade.1
+ALTER TABLE "sessions" ADD COLUMN "owner" TEXT
+
+-- upgrade.2
+ALTER TABLE "sessions" ADD COLUMN "created" INTEGER
+
+-- upgrade.3
+ALTER TABLE "sessions" ADD COLUMN "updated" INTEGER
+
+-- upgrade.4
+ALTER TABLE "sessions" ADD COLUMN "ended" INTEGER NOT NULL DEFAULT FALSE
+
+-- upgrade.5
+CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+
+-- drop_index
+DROP INDEX IF EXISTS "sessions_owner_idx"
+
+-- ddl_timeout_set
+
+-- ddl_timeout_reset
+
 -- get
-SELECT "data" FROM "sessions" WHERE "token" = ? AND "expiry" > ?
+SELECT "data" FROM "sessions" WHERE "token" = ?1 AND "expiry" > ?2 AND NOT "ended" AND ("created" IS NULL OR "created" > ?3)
 
 -- set
-INSERT INTO "sessions" ("token", "data", "expiry") VALUES (?, ?, ?) ON CONFLICT ("token") DO UPDATE SET "data" = excluded."data", "expiry" = excluded."expiry"
+INSERT INTO "sessions" ("token", "data", "expiry", "owner", "created", "updated", "ended") VALUES (?1, ?2, ?3, ?4, ?5, ?6, FALSE) ON CONFLICT ("token") DO UPDATE SET "data" = excluded."data", "expiry" = excluded."expiry", "owner" = CASE WHEN ?7 THEN excluded."owner" WHEN "expiry" <= excluded."updated" THEN NULL ELSE "owner" END, "created" = CASE WHEN "expiry" <= excluded."updated" OR "created" IS NULL THEN excluded."created" ELSE "created" END, "updated" = excluded."updated", "ended" = FALSE WHERE NOT "ended" OR "expiry" <= excluded."updated"
 
 -- touch
-UPDATE "sessions" SET "expiry" = ? WHERE "token" = ? AND "expiry" > ? AND ("expiry" <= ? OR "expiry" >= ?)
+UPDATE "sessions" SET "expiry" = ?1, "updated" = ?2 WHERE "token" = ?3 AND "expiry" > ?4 AND ("expiry" <= ?5 OR "expiry" >= ?6) AND NOT "ended" AND ("created" IS NULL OR "created" > ?7)
 
 -- delete
-DELETE FROM "sessions" WHERE "token" = ?
+UPDATE "sessions" SET "ended" = TRUE, "data" = X'' WHERE "token" = ?1
+
+-- delete_owner
+UPDATE "sessions" SET "ended" = TRUE, "data" = X'' WHERE "owner" = ?1 AND "expiry" > ?2 AND NOT "ended"
+
+-- delete_owner_keep_2
+UPDATE "sessions" SET "ended" = TRUE, "data" = X'' WHERE "owner" = ?1 AND "expiry" > ?2 AND NOT "ended" AND "token" NOT IN (?3, ?4)
+
+-- sessions
+SELECT "token", "data", "created", "updated", "expiry" FROM "sessions" WHERE "owner" = ?1 AND "expiry" > ?2 AND NOT "ended" AND ("created" IS NULL OR "created" > ?3) ORDER BY "updated" DESC
 
 -- count
-SELECT COUNT(*) FROM "sessions" WHERE "expiry" > ?
+SELECT COUNT(*) FROM "sessions" WHERE "expiry" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)
 
 -- range
-SELECT "token", "data", "expiry" FROM "sessions" WHERE "expiry" > ?
+SELECT "token", "data", "expiry" FROM "sessions" WHERE "expiry" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)
 
 -- clear
 DELETE FROM "sessions"
@@ -48,8 +88,11 @@ DELETE FROM "sessions"
 -- prune
 DELETE FROM "sessions" WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "expiry" <= ?1 ORDER BY "expiry" LIMIT ?2)
 
+-- prune_created
+DELETE FROM "sessions" WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "created" <= ?1 LIMIT ?2)
+
 -- stats
-SELECT COALESCE(SUM("expiry" > ?1), 0), COALESCE(SUM("expiry" <= ?2), 0), MIN("expiry"), MAX("expiry") FROM "sessions"
+SELECT COALESCE(SUM("expiry" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)), 0), COALESCE(SUM("ended" AND "expiry" > ?3), 0), COALESCE(SUM("expiry" <= ?4 OR COALESCE("created" <= ?5, FALSE)), 0), MIN("expiry"), MAX("expiry") FROM "sessions"
 
 -- table_size
 SELECT COALESCE(SUM(pgsize), 0) FROM dbstat(?1) WHERE name = ?2 OR name IN (SELECT name FROM pragma_index_list(?2, ?1))

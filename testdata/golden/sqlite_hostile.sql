@@ -10,37 +10,77 @@ SELECT 'main'
 -- columns
 SELECT name FROM pragma_table_info(?2, ?1)
 
+-- indexes
+SELECT name, TRUE FROM pragma_index_list(?2, ?1)
+
 -- create_lock
 
 -- create_table.1
-CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select" TEXT NOT NULL PRIMARY KEY, "order" BLOB NOT NULL, "Group" INTEGER NOT NULL)
+CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select" TEXT NOT NULL PRIMARY KEY, "order" BLOB NOT NULL, "Group" INTEGER NOT NULL, "owner" TEXT, "created" INTEGER, "updated" INTEGER, "ended" INTEGER NOT NULL DEFAULT FALSE)
 
 -- create_table.2
 CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("Group")
 
+-- create_table.3
+CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+
 -- create_table_plain_ids.1
-CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select" TEXT NOT NULL PRIMARY KEY, "order" BLOB NOT NULL, "Group" INTEGER NOT NULL)
+CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select" TEXT NOT NULL PRIMARY KEY, "order" BLOB NOT NULL, "Group" INTEGER NOT NULL, "owner" TEXT, "created" INTEGER, "updated" INTEGER, "ended" INTEGER NOT NULL DEFAULT FALSE)
 
 -- create_table_plain_ids.2
 CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("Group")
 
+-- create_table_plain_ids.3
+CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+
+-- upgrade.1
+ALTER TABLE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ADD COLUMN "owner" TEXT
+
+-- upgrade.2
+ALTER TABLE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ADD COLUMN "created" INTEGER
+
+-- upgrade.3
+ALTER TABLE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ADD COLUMN "updated" INTEGER
+
+-- upgrade.4
+ALTER TABLE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ADD COLUMN "ended" INTEGER NOT NULL DEFAULT FALSE
+
+-- upgrade.5
+CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+
+-- drop_index
+DROP INDEX IF EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx"
+
+-- ddl_timeout_set
+
+-- ddl_timeout_reset
+
 -- get
-SELECT "order" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" = ? AND "Group" > ?
+SELECT "order" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" = ?1 AND "Group" > ?2 AND NOT "ended" AND ("created" IS NULL OR "created" > ?3)
 
 -- set
-INSERT INTO "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select", "order", "Group") VALUES (?, ?, ?) ON CONFLICT ("select") DO UPDATE SET "order" = excluded."order", "Group" = excluded."Group"
+INSERT INTO "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select", "order", "Group", "owner", "created", "updated", "ended") VALUES (?1, ?2, ?3, ?4, ?5, ?6, FALSE) ON CONFLICT ("select") DO UPDATE SET "order" = excluded."order", "Group" = excluded."Group", "owner" = CASE WHEN ?7 THEN excluded."owner" WHEN "Group" <= excluded."updated" THEN NULL ELSE "owner" END, "created" = CASE WHEN "Group" <= excluded."updated" OR "created" IS NULL THEN excluded."created" ELSE "created" END, "updated" = excluded."updated", "ended" = FALSE WHERE NOT "ended" OR "Group" <= excluded."updated"
 
 -- touch
-UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "Group" = ? WHERE "select" = ? AND "Group" > ? AND ("Group" <= ? OR "Group" >= ?)
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "Group" = ?1, "updated" = ?2 WHERE "select" = ?3 AND "Group" > ?4 AND ("Group" <= ?5 OR "Group" >= ?6) AND NOT "ended" AND ("created" IS NULL OR "created" > ?7)
 
 -- delete
-DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" = ?
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "ended" = TRUE, "order" = X'' WHERE "select" = ?1
+
+-- delete_owner
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "ended" = TRUE, "order" = X'' WHERE "owner" = ?1 AND "Group" > ?2 AND NOT "ended"
+
+-- delete_owner_keep_2
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "ended" = TRUE, "order" = X'' WHERE "owner" = ?1 AND "Group" > ?2 AND NOT "ended" AND "select" NOT IN (?3, ?4)
+
+-- sessions
+SELECT "select", "order", "created", "updated", "Group" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "owner" = ?1 AND "Group" > ?2 AND NOT "ended" AND ("created" IS NULL OR "created" > ?3) ORDER BY "updated" DESC
 
 -- count
-SELECT COUNT(*) FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" > ?
+SELECT COUNT(*) FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)
 
 -- range
-SELECT "select", "order", "Group" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" > ?
+SELECT "select", "order", "Group" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)
 
 -- clear
 DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
@@ -48,8 +88,11 @@ DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préfér�
 -- prune
 DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" IN (SELECT "select" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" <= ?1 ORDER BY "Group" LIMIT ?2)
 
+-- prune_created
+DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" IN (SELECT "select" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "created" <= ?1 LIMIT ?2)
+
 -- stats
-SELECT COALESCE(SUM("Group" > ?1), 0), COALESCE(SUM("Group" <= ?2), 0), MIN("Group"), MAX("Group") FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
+SELECT COALESCE(SUM("Group" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)), 0), COALESCE(SUM("ended" AND "Group" > ?3), 0), COALESCE(SUM("Group" <= ?4 OR COALESCE("created" <= ?5, FALSE)), 0), MIN("Group"), MAX("Group") FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
 
 -- table_size
 SELECT COALESCE(SUM(pgsize), 0) FROM dbstat(?1) WHERE name = ?2 OR name IN (SELECT name FROM pragma_index_list(?2, ?1))
