@@ -208,6 +208,14 @@ func Run(t *testing.T, cfg Config) {
 		{"Close", testClose},
 		{"Context", testContext},
 		{"TimeZones", testTimeZones},
+		{"Sessions", testSessions},
+		{"InvalidOwners", testInvalidOwners},
+		{"EndedStaysEnded", testEndedStaysEnded},
+		{"Created", testCreated},
+		{"DeleteOwner", testDeleteOwner},
+		{"DeleteKey", testDeleteKey},
+		{"DeleteOwnerRace", testDeleteOwnerRace},
+		{"AbsoluteTimeout", testAbsoluteTimeout},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
