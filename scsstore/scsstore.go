@@ -23,6 +23,24 @@
 // session: one deleted or expired between the request's load and its commit
 // stays gone.
 //
+// # Logout stays logout
+//
+// Delete ends a session (sqlstore.Store.Delete): until the expiry it had, no
+// commit writes it again. So a request that loaded a session before a
+// logout (scs.SessionManager.Destroy) and commits after it, changed or not,
+// never brings the session back.
+//
+// # Sessions of a user
+//
+// With WithOwnerKey, the Store records the user each session belongs to,
+// taken from the session's values, so that the application can list a
+// user's sessions and sign them out everywhere:
+//
+//	sessionManager.Store = scsstore.New(store, scsstore.WithOwnerKey("userID"))
+//	sessionManager.Put(ctx, "userID", user.ID) // at login
+//	list, err := store.Sessions(ctx, user.ID)  // "where am I logged in"
+//	n, err := store.DeleteOwner(ctx, user.ID, sessionManager.Token(ctx)) // sign out everywhere else
+//
 // scs's default codec (scs.GobCodec) encodes a session's values, a Go map, in
 // random order, so an unchanged session with two or more values is usually
 // not byte-for-byte the same and is rewritten. Set the manager's Codec to
@@ -79,9 +97,11 @@ var ErrStoredKey = errors.New("scsstore: token is a hashed key from All/Iterate;
 // Store is an scs session store over a sqlstore.Store. It is safe for
 // concurrent use. Closing it is closing the sqlstore.Store.
 type Store struct {
-	s      *sqlstore.Store
-	hashed bool
-	mem    *memo.Memo
+	s        *sqlstore.Store
+	hashed   bool
+	mem      *memo.Memo
+	ownerKey string    // WithOwnerKey
+	codec    scs.Codec // WithCodec
 
 	// hook, when set (by tests), is called with "set" or "touch" before the
 	// corresponding write.
@@ -105,9 +125,27 @@ func WithMemory(n int) Option {
 	}
 }
 
+// WithOwnerKey makes every commit that writes a session's data record who
+// it belongs to (sqlstore.Store.SetOwned): the value the session holds under
+// key (a string, an integer or a fmt.Stringer), or nobody when it holds
+// none. With it, sessionManager.Put(ctx, key, userID) at login is all an
+// application does to list a user's sessions (sqlstore.Store.Sessions) and
+// end them (sqlstore.Store.DeleteOwner). The values are decoded with the
+// codec of WithCodec.
+func WithOwnerKey(key string) Option {
+	return func(s *Store) { s.ownerKey = key }
+}
+
+// WithCodec sets the codec WithOwnerKey decodes a session's values with: the
+// manager's (scs.SessionManager.Codec), which the Store cannot see. The
+// default is scs.GobCodec, which also decodes this package's Codec.
+func WithCodec(c scs.Codec) Option {
+	return func(s *Store) { s.codec = c }
+}
+
 // New returns an scs store over s.
 func New(s *sqlstore.Store, opts ...Option) *Store {
-	st := &Store{s: s, mem: memo.New(defaultMemory)}
+	st := &Store{s: s, mem: memo.New(defaultMemory), codec: scs.GobCodec{}}
 	for _, o := range opts {
 		o(st)
 	}
@@ -163,12 +201,44 @@ func (st *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry t
 	if st.hook != nil {
 		st.hook("set")
 	}
-	if err := st.s.Set(ctx, token, b, expiry); err != nil {
+	err := st.set(ctx, token, b, expiry)
+	if err != nil {
 		st.mem.Forget(token)
 		return fmt.Errorf("scsstore: commit: %w", err)
 	}
 	st.mem.Remember(token, b)
 	return nil
+}
+
+// set writes the session, with its owner when WithOwnerKey is set.
+func (st *Store) set(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if st.ownerKey == "" {
+		return st.s.Set(ctx, token, b, expiry)
+	}
+	_, values, err := st.codec.Decode(b)
+	if err != nil {
+		return fmt.Errorf("decoding the values for the owner: %w", err)
+	}
+	owner, err := ownerOf(values[st.ownerKey])
+	if err != nil {
+		return fmt.Errorf("the value under the owner key %q: %w", st.ownerKey, err)
+	}
+	return st.s.SetOwned(ctx, token, owner, b, expiry)
+}
+
+// ownerOf turns the value under the owner key into an owner: "" for none.
+func ownerOf(v any) (string, error) {
+	switch v := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
+		return fmt.Sprint(v), nil
+	case fmt.Stringer:
+		return v.String(), nil
+	}
+	return "", fmt.Errorf("%T is not a string, an integer or a fmt.Stringer", v)
 }
 
 // Delete deletes session token. A missing or malformed token (scs deletes

@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -34,6 +35,9 @@ type env struct {
 	mu   sync.Mutex
 	ops  []string // writes the adapter made: "set" or "touch"
 	kind string
+	// entered and gate hold /slow: it signals entered once it has loaded
+	// the session, then waits for gate.
+	entered, gate chan struct{}
 }
 
 func newEnv(t *testing.T, kind string, configure func(*scs.SessionManager), opts ...sqlstore.Option) *env {
@@ -83,6 +87,26 @@ func (e *env) handler() http.Handler {
 	mux.HandleFunc("/renew", func(w http.ResponseWriter, r *http.Request) {
 		if err := e.mgr.RenewToken(r.Context()); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
+		if err := e.mgr.RenewToken(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		var id int
+		fmt.Sscan(r.URL.Query().Get("user"), &id)
+		e.mgr.Put(r.Context(), "userID", id)
+	})
+	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, e.mgr.GetInt(r.Context(), "userID"))
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		e.mgr.GetInt(r.Context(), "userID") // loads the session
+		e.entered <- struct{}{}
+		<-e.gate
+		if r.URL.Query().Has("change") {
+			e.mgr.Put(r.Context(), "seen", time.Now().UnixNano())
 		}
 	})
 	mux.HandleFunc("/destroy", func(w http.ResponseWriter, r *http.Request) {
@@ -518,13 +542,16 @@ func TestStoreContract(t *testing.T) {
 		if _, found, err := st.Find("tok-1"); found || err != nil {
 			t.Fatalf("Find after Delete = %v %v", found, err)
 		}
-		// A commit after Delete rewrites: the memory was forgotten, so the
-		// deleted session comes back, as scs's Commit requires.
+		// A commit after Delete writes nothing: a deleted session stays
+		// gone (scs itself commits a new token after Destroy or RenewToken).
 		if err := st.Commit("tok-1", []byte("one"), exp); err != nil {
 			t.Fatal(err)
 		}
-		if _, found, _ := st.Find("tok-1"); !found {
-			t.Fatal("Commit after Delete did not store the session")
+		if _, found, _ := st.Find("tok-1"); found {
+			t.Fatal("Commit after Delete brought the session back")
+		}
+		if err := st.Commit("tok-2", []byte("two"), exp); err != nil {
+			t.Fatal(err)
 		}
 		all, err := st.All()
 		if err != nil || all == nil || len(all) != 1 {
@@ -571,4 +598,104 @@ func TestWithMemory(t *testing.T) {
 	if fmt.Sprint(ops) != "[set set]" {
 		t.Fatalf("WithMemory(0) wrote %v, want [set set]", ops)
 	}
+}
+
+// TestLogoutStaysLogout: a request that loaded the session before a logout
+// and commits after it, whether it changed the session or not, does not log
+// the user back in (with an IdleTimeout, scs commits every request).
+func TestLogoutStaysLogout(t *testing.T) {
+	eachKind(t, func(t *testing.T, kind string) {
+		for _, change := range []bool{false, true} {
+			t.Run(fmt.Sprintf("changed=%v", change), func(t *testing.T) {
+				e := newEnv(t, kind, func(m *scs.SessionManager) { m.IdleTimeout = time.Hour })
+				e.entered, e.gate = make(chan struct{}), make(chan struct{})
+				c := e.client()
+				c.do("/login?user=7")
+				token := c.token()
+				path := "/slow"
+				if change {
+					path += "?change=1"
+				}
+				done := make(chan string)
+				slow := &client{e: e, c: &http.Client{Jar: c.c.Jar}}
+				go func() {
+					resp, err := slow.c.Get(e.srv.URL + path)
+					if err != nil {
+						done <- err.Error()
+						return
+					}
+					resp.Body.Close()
+					done <- resp.Status
+				}()
+				<-e.entered
+				logout := e.client()
+				logout.setToken(token)
+				logout.do("/destroy")
+				close(e.gate)
+				if status := <-done; status != "200 OK" {
+					t.Fatalf("the slow request: %s", status)
+				}
+				if _, _, found := e.row(token); found {
+					t.Fatal("the slow request's commit brought the logged-out session back")
+				}
+				replay := e.client()
+				replay.setToken(token)
+				if got := replay.do("/whoami"); got != "0" {
+					t.Fatalf("after logout, the old cookie is user %s; want logged out", got)
+				}
+			})
+		}
+	})
+}
+
+// TestOwnerKey: with WithOwnerKey, the sessions of a user are listed and
+// ended by the user id the app puts at login.
+func TestOwnerKey(t *testing.T) {
+	eachKind(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind, nil)
+		e.st = New(e.sql, WithOwnerKey("userID"))
+		e.mgr.Store = e.st
+		ctx := context.Background()
+		phone, laptop, other := e.client(), e.client(), e.client()
+		phone.do("/login?user=42")
+		laptop.do("/login?user=42")
+		other.do("/login?user=43")
+		list, err := e.sql.Sessions(ctx, "42")
+		if err != nil || len(list) != 2 {
+			t.Fatalf("Sessions(42) = %d, %v; want phone and laptop", len(list), err)
+		}
+		keys := []string{list[0].Key, list[1].Key}
+		if !slices.Contains(keys, e.sql.Key(phone.token())) || !slices.Contains(keys, e.sql.Key(laptop.token())) {
+			t.Fatalf("Sessions(42) keys %q; want phone's and laptop's", keys)
+		}
+		// "Sign out everywhere else", from the phone.
+		n, err := e.sql.DeleteOwner(ctx, "42", phone.token())
+		if err != nil || n != 1 {
+			t.Fatalf("DeleteOwner(42, keep phone) = %d, %v; want 1", n, err)
+		}
+		if got := laptop.do("/whoami"); got != "0" {
+			t.Fatalf("laptop after sign-out everywhere else: user %s, want logged out", got)
+		}
+		if got := phone.do("/whoami"); got != "42" {
+			t.Fatalf("phone: user %s, want 42", got)
+		}
+		if got := other.do("/whoami"); got != "43" {
+			t.Fatalf("another user's session: user %s, want 43", got)
+		}
+		// A value of another type under the owner key fails the commit.
+		e.st = New(e.sql, WithOwnerKey("name"))
+		e.mgr.Store = e.st
+		if err := e.st.set(ctx, "tok", mustEncode(t, map[string]any{"name": 1.5}), time.Now().Add(time.Hour)); err == nil {
+			t.Fatal("an owner value of type float64 was accepted")
+		}
+	})
+}
+
+func mustEncode(t *testing.T, values map[string]any) []byte {
+	t.Helper()
+	b, err := scs.GobCodec{}.Encode(time.Now().Add(time.Hour), values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
