@@ -59,12 +59,13 @@ func (a deleteArgs) values() []any { return []any{a.key} }
 // prepared statements on the Store's *sql.DB, or a Querier (WithQuerier).
 // Its methods take typed arguments rather than []any so that, on the
 // database/sql path, the bind values stay on the caller's stack. get reports
-// a missing row with an error for which errors.Is(err, sql.ErrNoRows) holds.
+// a missing row with an error for which errors.Is(err, sql.ErrNoRows) holds;
+// the writes return the rows they changed, or -1 when the path cannot tell.
 type requests interface {
 	get(ctx context.Context, a getArgs) ([]byte, error)
-	set(ctx context.Context, a setArgs) error
-	touch(ctx context.Context, a touchArgs) error
-	delete(ctx context.Context, a deleteArgs) error
+	set(ctx context.Context, a setArgs) (int64, error)
+	touch(ctx context.Context, a touchArgs) (int64, error)
+	delete(ctx context.Context, a deleteArgs) (int64, error)
 	io.Closer
 }
 
@@ -104,15 +105,15 @@ func (p *prepared) get(ctx context.Context, a getArgs) (data []byte, err error) 
 	return data, err
 }
 
-func (p *prepared) set(ctx context.Context, a setArgs) error {
+func (p *prepared) set(ctx context.Context, a setArgs) (int64, error) {
 	return p.setStmt.exec(ctx, a.values()...)
 }
 
-func (p *prepared) touch(ctx context.Context, a touchArgs) error {
+func (p *prepared) touch(ctx context.Context, a touchArgs) (int64, error) {
 	return p.touchStmt.exec(ctx, a.values()...)
 }
 
-func (p *prepared) delete(ctx context.Context, a deleteArgs) error {
+func (p *prepared) delete(ctx context.Context, a deleteArgs) (int64, error) {
 	return p.delStmt.exec(ctx, a.values()...)
 }
 
@@ -150,13 +151,20 @@ func (l *lazyStmt) prepare(ctx context.Context) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func (l *lazyStmt) exec(ctx context.Context, args ...any) error {
+func (l *lazyStmt) exec(ctx context.Context, args ...any) (int64, error) {
 	st, err := l.prepare(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = st.ExecContext(ctx, args...)
-	return err
+	return rowsAffected(st.ExecContext(ctx, args...))
+}
+
+// rowsAffected returns the rows a statement changed, or its error.
+func rowsAffected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 func (l *lazyStmt) close() error {
@@ -180,16 +188,25 @@ func (n native) get(ctx context.Context, a getArgs) (data []byte, err error) {
 	return data, err
 }
 
-func (n native) set(ctx context.Context, a setArgs) error {
-	return n.q.Exec(ctx, n.sql.set, a.values()...)
+func (n native) set(ctx context.Context, a setArgs) (int64, error) {
+	return n.exec(ctx, n.sql.set, a.values()...)
 }
 
-func (n native) touch(ctx context.Context, a touchArgs) error {
-	return n.q.Exec(ctx, n.sql.touch, a.values()...)
+func (n native) touch(ctx context.Context, a touchArgs) (int64, error) {
+	return n.exec(ctx, n.sql.touch, a.values()...)
 }
 
-func (n native) delete(ctx context.Context, a deleteArgs) error {
-	return n.q.Exec(ctx, n.sql.delete, a.values()...)
+func (n native) delete(ctx context.Context, a deleteArgs) (int64, error) {
+	return n.exec(ctx, n.sql.delete, a.values()...)
+}
+
+// exec runs a write through the Querier, with the rows it changed when the
+// Querier reports them (RowsQuerier).
+func (n native) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if rq, ok := n.q.(RowsQuerier); ok {
+		return rq.ExecRows(ctx, query, args...)
+	}
+	return -1, n.q.Exec(ctx, query, args...)
 }
 
 // Close closes the Querier if it is an io.Closer.

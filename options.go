@@ -38,6 +38,7 @@ type config struct {
 	maxRetries     int
 	tidbTTL        string
 	querier        Querier
+	observer       Observer
 	writeSlots     int
 	errs           []error
 }
@@ -293,5 +294,16 @@ func WithWriteSlots(n int) Option {
 			c.fail("WithWriteSlots: %d is negative", n)
 		}
 		c.writeSlots = n
+	}
+}
+
+// WithObserver sets the Observer told of every operation of the Store (see
+// [Observer]). The default is none, which costs nothing.
+func WithObserver(o Observer) Option {
+	return func(c *config) {
+		if o == nil {
+			c.fail("WithObserver: nil Observer")
+		}
+		c.observer = o
 	}
 }

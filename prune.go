@@ -21,7 +21,7 @@ func (s *Store) Prune(ctx context.Context) (deleted int64, err error) {
 // prune is Prune, calling progress (when not nil) with the running total of
 // deleted rows after every batch, for the CLI's progress line.
 func (s *Store) prune(ctx context.Context, progress func(deleted int64)) (deleted int64, err error) {
-	if err := s.ready(ctx, "prune"); err != nil {
+	if err := s.ready(ctx, OpPrune); err != nil {
 		return 0, err
 	}
 	done, err := s.track()
@@ -33,7 +33,7 @@ func (s *Store) prune(ctx context.Context, progress func(deleted int64)) (delete
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
 	defer stop()
-	return s.sweepOnce(ctx, true, progress)
+	return s.runSweep(ctx, true, progress)
 }
 
 // pruneLoop sweeps at the jittered interval until Close.
@@ -48,7 +48,7 @@ func (s *Store) pruneLoop() {
 		case <-timer.C:
 		}
 		start := time.Now()
-		n, err := s.sweepOnce(s.ctx, false, nil)
+		n, err := s.runSweep(s.ctx, false, nil)
 		switch {
 		case s.ctx.Err() != nil:
 			return
@@ -70,6 +70,23 @@ func (s *Store) jitter() time.Duration {
 		return iv
 	}
 	return iv - spread/2 + rand.N(spread)
+}
+
+// runSweep is sweepOnce, told to the Observer, if any, with the table's
+// Stats after the sweep.
+func (s *Store) runSweep(ctx context.Context, wait bool, progress func(int64)) (int64, error) {
+	start := s.observing()
+	n, err := s.sweepOnce(ctx, wait, progress)
+	if s.obs != nil {
+		e := Event{Op: OpPrune, Outcome: OutcomeDone, Duration: time.Since(start), Rows: n, Err: err}
+		if err != nil {
+			e.Outcome = OutcomeError
+		} else if st, err := s.Stats(ctx); err == nil {
+			e.Stats = &st
+		}
+		s.obs.Observe(ctx, e)
+	}
+	return n, err
 }
 
 // sweepOnce deletes expired rows in batches until a batch comes back short.
@@ -120,14 +137,8 @@ func (s *Store) batches(ctx context.Context, conn *sql.Conn, q string, bound any
 		if err := ctx.Err(); err != nil {
 			return total, s.wrap(ctx, "prune", err)
 		}
-		var n int64
-		err := s.write(ctx, "prune", func() error {
-			res, err := stmt.ExecContext(ctx, bound, s.cfg.pruneBatchSize)
-			if err != nil {
-				return err
-			}
-			n, err = res.RowsAffected()
-			return err
+		n, err := s.write(ctx, OpPrune, func() (int64, error) {
+			return rowsAffected(stmt.ExecContext(ctx, bound, s.cfg.pruneBatchSize))
 		})
 		total += n
 		if progress != nil && n > 0 {

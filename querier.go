@@ -32,3 +32,13 @@ type Row interface {
 	// query; sql.ErrNoRows (possibly wrapped) when there was no row.
 	Scan(dest ...any) error
 }
+
+// RowsQuerier is a Querier that also reports how many rows a statement
+// changed, so that a Store can tell a write that changed nothing (a Touch
+// below the threshold, a Set of an ended session) to its Observer. Package
+// pgxnative's Querier is one.
+type RowsQuerier interface {
+	Querier
+	// ExecRows is Exec, returning the rows the statement changed.
+	ExecRows(ctx context.Context, query string, args ...any) (int64, error)
+}

@@ -15,31 +15,40 @@ const maxBackoff = 250 * time.Millisecond
 
 // write runs a write: it waits for a write slot where the dialect takes one
 // writer at a time (see Store.slots), then runs f with retries (attempt),
-// and wraps the error with op.
-func (s *Store) write(ctx context.Context, op string, f func() error) error {
+// and wraps the error with op. It returns the rows f reports.
+func (s *Store) write(ctx context.Context, op Op, f func() (int64, error)) (int64, error) {
 	if s.slots != nil {
 		select {
 		case s.slots <- struct{}{}:
 			defer func() { <-s.slots }()
 		case <-ctx.Done():
-			return s.wrap(ctx, op, ctx.Err())
+			return 0, s.wrap(ctx, op, ctx.Err())
 		}
 	}
-	if err := s.attempt(ctx, f); err != nil {
-		return s.wrap(ctx, op, err)
+	var rows int64
+	err := s.attempt(ctx, op, func() (err error) {
+		rows, err = f()
+		return err
+	})
+	if err != nil {
+		return rows, s.wrap(ctx, op, err)
 	}
-	return nil
+	return rows, nil
 }
 
 // attempt runs f until it succeeds, fails with an error that is not
 // transient, the context ends, or WithMaxRetries retries are spent, with
 // jittered exponential backoff between tries; it returns f's last error.
-func (s *Store) attempt(ctx context.Context, f func() error) error {
+// Each retry of an operation (op not "") is told to the Observer.
+func (s *Store) attempt(ctx context.Context, op Op, f func() error) error {
 	backoff := time.Millisecond
 	for try := 0; ; try++ {
 		err := f()
 		if err == nil || try >= s.cfg.maxRetries || !transient(err) || ctx.Err() != nil {
 			return err
+		}
+		if s.obs != nil && op != "" {
+			s.obs.Observe(ctx, Event{Op: op, Outcome: OutcomeRetried, Err: err})
 		}
 		t := time.NewTimer(backoff/2 + rand.N(backoff))
 		select {

@@ -69,6 +69,7 @@ type Store struct {
 	schema   string // resolved, unquoted schema of the table
 	q        queries
 	req      requests // runs Get, Set, Touch and Delete
+	obs      Observer // WithObserver, or nil
 	epoch    any      // the Unix epoch, encoded: the cutoff without an absolute timeout
 
 	// slots holds the writes in flight (WithWriteSlots, one by default)
@@ -138,7 +139,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 	}
 
 	d := cfg.dialect
-	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger, t: cfg.tableFor(d), schema: cfg.schema, epoch: d.EncodeTime(time.Unix(0, 0).UTC())}
+	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger, obs: cfg.observer, t: cfg.tableFor(d), schema: cfg.schema, epoch: d.EncodeTime(time.Unix(0, 0).UTC())}
 	if sw, ok := d.(SerialWriter); ok && sw.SerialWrites() && cfg.writeSlots > 0 {
 		s.slots = make(chan struct{}, cfg.writeSlots)
 	}
@@ -221,7 +222,7 @@ func (s *Store) cutoff(now time.Time) any {
 }
 
 // ready checks the store and the context before a call.
-func (s *Store) ready(ctx context.Context, op string) error {
+func (s *Store) ready(ctx context.Context, op Op) error {
 	if ctx == nil {
 		return fmt.Errorf("sqlstore: %s: %w", op, errNilContext)
 	}
@@ -232,7 +233,7 @@ func (s *Store) ready(ctx context.Context, op string) error {
 }
 
 // begin checks the store, the context and the id before a call.
-func (s *Store) begin(ctx context.Context, op, id string) error {
+func (s *Store) begin(ctx context.Context, op Op, id string) error {
 	if err := s.ready(ctx, op); err != nil {
 		return err
 	}
@@ -241,7 +242,7 @@ func (s *Store) begin(ctx context.Context, op, id string) error {
 
 // wrap prefixes err with the operation, reporting ErrClosed when a call
 // raced Close and the context's error when the context ended.
-func (s *Store) wrap(ctx context.Context, op string, err error) error {
+func (s *Store) wrap(ctx context.Context, op Op, err error) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
@@ -273,7 +274,14 @@ func (s *Store) expiry(t time.Time) (time.Time, error) {
 // is not an error: found is false and err nil. An expired row is never
 // returned, whether or not it has been pruned.
 func (s *Store) Get(ctx context.Context, id string) (data []byte, found bool, err error) {
-	if err := s.begin(ctx, "get", id); err != nil {
+	defer func(start time.Time) {
+		outcome := OutcomeMiss
+		if found {
+			outcome = OutcomeHit
+		}
+		s.observe(ctx, OpGet, start, outcome, 0, err)
+	}(s.observing())
+	if err := s.begin(ctx, OpGet, id); err != nil {
 		return nil, false, err
 	}
 	now := s.now()
@@ -282,7 +290,7 @@ func (s *Store) Get(ctx context.Context, id string) (data []byte, found bool, er
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, false, nil
 	case err != nil:
-		return nil, false, s.wrap(ctx, "get", err)
+		return nil, false, s.wrap(ctx, OpGet, err)
 	case data == nil:
 		data = []byte{}
 	}
@@ -301,7 +309,7 @@ func (s *Store) Get(ctx context.Context, id string) (data []byte, found bool, er
 // user back in. Session ids are random tokens, so a new session never needs
 // an ended one's id.
 func (s *Store) Set(ctx context.Context, id string, data []byte, expiresAt time.Time) error {
-	return s.set(ctx, "set", id, nil, false, data, expiresAt)
+	return s.set(ctx, OpSet, id, nil, false, data, expiresAt)
 }
 
 // SetOwned is Set that also records who the session belongs to (a user id;
@@ -315,11 +323,13 @@ func (s *Store) SetOwned(ctx context.Context, id, owner string, data []byte, exp
 		}
 		o = owner
 	}
-	return s.set(ctx, "set owned", id, o, true, data, expiresAt)
+	return s.set(ctx, OpSetOwned, id, o, true, data, expiresAt)
 }
 
 // set is Set and SetOwned.
-func (s *Store) set(ctx context.Context, op, id string, owner any, setOwner bool, data []byte, expiresAt time.Time) error {
+func (s *Store) set(ctx context.Context, op Op, id string, owner any, setOwner bool, data []byte, expiresAt time.Time) (err error) {
+	var rows int64
+	defer func(start time.Time) { s.observe(ctx, op, start, written(rows), rows, err) }(s.observing())
 	if err := s.begin(ctx, op, id); err != nil {
 		return err
 	}
@@ -334,7 +344,7 @@ func (s *Store) set(ctx context.Context, op, id string, owner any, setOwner bool
 		data = []byte{}
 	}
 	a := setArgs{key: s.Key(id), data: data, expiry: s.d.EncodeTime(exp), owner: owner, now: s.d.EncodeTime(s.now()), setOwner: setOwner}
-	err = s.write(ctx, op, func() error { return s.req.set(ctx, a) })
+	rows, err = s.write(ctx, op, func() (int64, error) { return s.req.set(ctx, a) })
 	if err != nil && tooLarge(err) {
 		return fmt.Errorf("%w: %d bytes, refused by the database: %w", ErrDataTooLarge, len(data), err)
 	}
@@ -361,8 +371,10 @@ func checkOwner(owner string) error {
 // expiresAt means now plus the default TTL). It never revives an expired or
 // deleted session, and a missing session is not an error. A move shorter than
 // the touch threshold ([WithTouchThreshold]) writes nothing.
-func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) error {
-	if err := s.begin(ctx, "touch", id); err != nil {
+func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) (err error) {
+	var rows int64
+	defer func(start time.Time) { s.observe(ctx, OpTouch, start, written(rows), rows, err) }(s.observing())
+	if err := s.begin(ctx, OpTouch, id); err != nil {
 		return err
 	}
 	exp, err := s.expiry(expiresAt)
@@ -374,33 +386,37 @@ func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) error
 		key: s.Key(id), expiry: s.d.EncodeTime(exp), now: s.d.EncodeTime(now), cutoff: s.cutoff(now),
 		low: s.d.EncodeTime(exp.Add(-th)), high: s.d.EncodeTime(exp.Add(th)),
 	}
-	return s.write(ctx, "touch", func() error { return s.req.touch(ctx, a) })
+	rows, err = s.write(ctx, OpTouch, func() (int64, error) { return s.req.touch(ctx, a) })
+	return err
 }
 
 // Delete ends session id: Get no longer finds it and, until the expiry it
 // had, Set, SetOwned and Touch of it write nothing (see [Store.Set]).
 // Deleting a missing session is not an error. [Store.Prune] removes the row
 // once it has expired.
-func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := s.begin(ctx, "delete", id); err != nil {
+func (s *Store) Delete(ctx context.Context, id string) (err error) {
+	var rows int64
+	defer func(start time.Time) { s.observe(ctx, OpDelete, start, ended(rows), rows, err) }(s.observing())
+	if err := s.begin(ctx, OpDelete, id); err != nil {
 		return err
 	}
 	a := deleteArgs{key: s.Key(id)}
-	return s.write(ctx, "delete", func() error { return s.req.delete(ctx, a) })
+	rows, err = s.write(ctx, OpDelete, func() (int64, error) { return s.req.delete(ctx, a) })
+	return err
 }
 
 // DeleteKey ends one session, as Delete does, by the key that
 // [Store.Sessions] and [Store.Range] report (what the id column holds: the
 // SHA-256 of the id with hashed ids), for a "sign out that device" button.
-func (s *Store) DeleteKey(ctx context.Context, key string) error {
-	if err := s.ready(ctx, "delete key"); err != nil {
-		return err
-	}
-	if err := checkID(key); err != nil {
+func (s *Store) DeleteKey(ctx context.Context, key string) (err error) {
+	var rows int64
+	defer func(start time.Time) { s.observe(ctx, OpDeleteKey, start, ended(rows), rows, err) }(s.observing())
+	if err := s.begin(ctx, OpDeleteKey, key); err != nil {
 		return err
 	}
 	a := deleteArgs{key: key}
-	return s.write(ctx, "delete key", func() error { return s.req.delete(ctx, a) })
+	rows, err = s.write(ctx, OpDeleteKey, func() (int64, error) { return s.req.delete(ctx, a) })
+	return err
 }
 
 // DeleteOwner ends every live session of owner, as Delete does, except
@@ -408,8 +424,9 @@ func (s *Store) DeleteKey(ctx context.Context, key string) error {
 // everywhere else"), and returns how many it ended. It is one statement, so
 // a session that a concurrent Set of the same owner writes is either ended
 // or written after it, never revived.
-func (s *Store) DeleteOwner(ctx context.Context, owner string, keep ...string) (int64, error) {
-	if err := s.ready(ctx, "delete owner"); err != nil {
+func (s *Store) DeleteOwner(ctx context.Context, owner string, keep ...string) (n int64, err error) {
+	defer func(start time.Time) { s.observe(ctx, OpDeleteOwner, start, OutcomeEnded, n, err) }(s.observing())
+	if err := s.ready(ctx, OpDeleteOwner); err != nil {
 		return 0, err
 	}
 	if err := checkOwner(owner); err != nil {
@@ -424,16 +441,7 @@ func (s *Store) DeleteOwner(ctx context.Context, owner string, keep ...string) (
 		args = append(args, s.Key(id))
 	}
 	q := s.d.DeleteOwner(s.t, len(keep))
-	var n int64
-	err := s.write(ctx, "delete owner", func() error {
-		res, err := s.db.ExecContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		n, err = res.RowsAffected()
-		return err
-	})
-	return n, err
+	return s.write(ctx, OpDeleteOwner, func() (int64, error) { return rowsAffected(s.db.ExecContext(ctx, q, args...)) })
 }
 
 // Session is a live session as [Store.Sessions] lists it.
@@ -449,8 +457,9 @@ type Session struct {
 // Sessions lists the live sessions of owner, most recently active first,
 // through the owner index. With hashed ids, compare a Session's Key with
 // [Store.Key] of the current id to tell "this device".
-func (s *Store) Sessions(ctx context.Context, owner string) ([]Session, error) {
-	if err := s.ready(ctx, "sessions"); err != nil {
+func (s *Store) Sessions(ctx context.Context, owner string) (out []Session, err error) {
+	defer func(start time.Time) { s.observe(ctx, OpSessions, start, OutcomeDone, int64(len(out)), err) }(s.observing())
+	if err := s.ready(ctx, OpSessions); err != nil {
 		return nil, err
 	}
 	if err := checkOwner(owner); err != nil {
@@ -459,15 +468,14 @@ func (s *Store) Sessions(ctx context.Context, owner string) ([]Session, error) {
 	now := s.now()
 	rows, err := s.db.QueryContext(ctx, s.q.sessions, owner, s.d.EncodeTime(now), s.cutoff(now))
 	if err != nil {
-		return nil, s.wrap(ctx, "sessions", err)
+		return nil, s.wrap(ctx, OpSessions, err)
 	}
 	defer rows.Close()
-	var out []Session
 	for rows.Next() {
 		ss := Session{Owner: owner}
 		var created, updated, expiry any
 		if err := rows.Scan(&ss.Key, &ss.Data, &created, &updated, &expiry); err != nil {
-			return nil, s.wrap(ctx, "sessions", err)
+			return nil, s.wrap(ctx, OpSessions, err)
 		}
 		for _, p := range []struct {
 			raw any
@@ -477,7 +485,7 @@ func (s *Store) Sessions(ctx context.Context, owner string) ([]Session, error) {
 				continue
 			}
 			if *p.t, err = s.d.DecodeTime(p.raw); err != nil {
-				return nil, s.wrap(ctx, "sessions", err)
+				return nil, s.wrap(ctx, OpSessions, err)
 			}
 		}
 		if ss.Data == nil {
@@ -486,33 +494,33 @@ func (s *Store) Sessions(ctx context.Context, owner string) ([]Session, error) {
 		out = append(out, ss)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.wrap(ctx, "sessions", err)
+		return nil, s.wrap(ctx, OpSessions, err)
 	}
 	return out, nil
 }
 
 // Count returns the number of live sessions.
-func (s *Store) Count(ctx context.Context) (int64, error) {
-	if err := s.ready(ctx, "count"); err != nil {
+func (s *Store) Count(ctx context.Context) (n int64, err error) {
+	defer func(start time.Time) { s.observe(ctx, OpCount, start, OutcomeDone, n, err) }(s.observing())
+	if err := s.ready(ctx, OpCount); err != nil {
 		return 0, err
 	}
-	var n int64
 	now := s.now()
 	if err := s.db.QueryRowContext(ctx, s.q.count, s.d.EncodeTime(now), s.cutoff(now)).Scan(&n); err != nil {
-		return 0, s.wrap(ctx, "count", err)
+		return 0, s.wrap(ctx, OpCount, err)
 	}
 	return n, nil
 }
 
 // Clear deletes every session, live or expired.
-func (s *Store) Clear(ctx context.Context) error {
-	if err := s.ready(ctx, "clear"); err != nil {
+func (s *Store) Clear(ctx context.Context) (err error) {
+	var rows int64
+	defer func(start time.Time) { s.observe(ctx, OpClear, start, OutcomeDone, rows, err) }(s.observing())
+	if err := s.ready(ctx, OpClear); err != nil {
 		return err
 	}
-	return s.write(ctx, "clear", func() error {
-		_, err := s.db.ExecContext(ctx, s.q.clear)
-		return err
-	})
+	rows, err = s.write(ctx, OpClear, func() (int64, error) { return rowsAffected(s.db.ExecContext(ctx, s.q.clear)) })
+	return err
 }
 
 // Range calls fn for every live session, streaming rows from the database
@@ -521,14 +529,15 @@ func (s *Store) Clear(ctx context.Context) error {
 // hash, not the id the session was set with (see [Store.Key]). data is fn's
 // own copy. Range holds one connection of the pool while it runs, so fn may
 // call the store as long as the pool has another.
-func (s *Store) Range(ctx context.Context, fn func(id string, data []byte, expiresAt time.Time) bool) error {
-	if err := s.ready(ctx, "range"); err != nil {
+func (s *Store) Range(ctx context.Context, fn func(id string, data []byte, expiresAt time.Time) bool) (err error) {
+	defer func(start time.Time) { s.observe(ctx, OpRange, start, OutcomeDone, 0, err) }(s.observing())
+	if err := s.ready(ctx, OpRange); err != nil {
 		return err
 	}
 	now := s.now()
 	rows, err := s.db.QueryContext(ctx, s.q.rng, s.d.EncodeTime(now), s.cutoff(now))
 	if err != nil {
-		return s.wrap(ctx, "range", err)
+		return s.wrap(ctx, OpRange, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -538,11 +547,11 @@ func (s *Store) Range(ctx context.Context, fn func(id string, data []byte, expir
 			raw  any
 		)
 		if err := rows.Scan(&id, &data, &raw); err != nil {
-			return s.wrap(ctx, "range", err)
+			return s.wrap(ctx, OpRange, err)
 		}
 		exp, err := s.d.DecodeTime(raw)
 		if err != nil {
-			return s.wrap(ctx, "range", err)
+			return s.wrap(ctx, OpRange, err)
 		}
 		if data == nil {
 			data = []byte{}
@@ -552,7 +561,7 @@ func (s *Store) Range(ctx context.Context, fn func(id string, data []byte, expir
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return s.wrap(ctx, "range", err)
+		return s.wrap(ctx, OpRange, err)
 	}
 	return rows.Close()
 }
@@ -568,8 +577,9 @@ type Stats struct {
 
 // Stats counts live and expired sessions and finds the earliest and latest
 // expiry, in one query.
-func (s *Store) Stats(ctx context.Context) (Stats, error) {
-	if err := s.ready(ctx, "stats"); err != nil {
+func (s *Store) Stats(ctx context.Context) (_ Stats, err error) {
+	defer func(start time.Time) { s.observe(ctx, OpStats, start, OutcomeDone, 0, err) }(s.observing())
+	if err := s.ready(ctx, OpStats); err != nil {
 		return Stats{}, err
 	}
 	var st Stats
@@ -577,7 +587,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	t := s.now()
 	now, cutoff := s.d.EncodeTime(t), s.cutoff(t)
 	if err := s.db.QueryRowContext(ctx, s.q.stats, now, cutoff, now, now, cutoff).Scan(&st.Live, &st.Ended, &st.Expired, &lo, &hi); err != nil {
-		return Stats{}, s.wrap(ctx, "stats", err)
+		return Stats{}, s.wrap(ctx, OpStats, err)
 	}
 	for _, p := range []struct {
 		raw any
@@ -588,7 +598,7 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		}
 		t, err := s.d.DecodeTime(p.raw)
 		if err != nil {
-			return Stats{}, s.wrap(ctx, "stats", err)
+			return Stats{}, s.wrap(ctx, OpStats, err)
 		}
 		*p.t = t
 	}

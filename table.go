@@ -100,7 +100,7 @@ func (s *Store) ensureTable(ctx context.Context) error {
 	// transient conflict (a Galera node applying the DDL): retried as writes are.
 	var missing []string
 	var index indexState
-	err := s.attempt(ctx, func() (err error) {
+	err := s.attempt(ctx, "", func() (err error) {
 		if missing, err = s.missingColumns(ctx); err == nil && len(missing) < len(columnKinds) {
 			index, err = s.ownerIndex(ctx)
 		}
@@ -143,7 +143,7 @@ func (s *Store) create(ctx context.Context, name string) error {
 	if !s.cfg.createTable {
 		return fmt.Errorf("sqlstore: table %s does not exist; create it with the statements of schema/%s.sql or `sqlstore migrate`, or use WithCreateTable(true)", name, s.d.Name())
 	}
-	err := s.attempt(ctx, func() error { return s.createTable(ctx) })
+	err := s.attempt(ctx, "", func() error { return s.createTable(ctx) })
 	switch {
 	case err == nil:
 		return nil

@@ -72,6 +72,12 @@ func (q *querier) Exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
+// ExecRows makes the querier a sqlstore.RowsQuerier.
+func (q *querier) ExecRows(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := q.pool.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
 func (q *querier) Close() error {
 	if q.db == nil {
 		return nil
