@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/dsn"
 )
 
 // Exit statuses.
@@ -33,6 +34,9 @@ type cli struct {
 	// progressAfter is how long a sweep runs before its progress shows,
 	// and progressEvery how often the line is redrawn.
 	progressAfter, progressEvery time.Duration
+	// dsns holds whatever of the command line and environment could be a
+	// DSN, scrubbed from every error line.
+	dsns []string
 }
 
 // run runs the command line args (without the program name) and returns the
@@ -135,6 +139,13 @@ func upperFirst(s string) string {
 }
 
 func (c *cli) run(ctx context.Context, args []string) int {
+	c.dsns = []string{c.getenv("DATABASE_URL")}
+	for _, a := range args {
+		c.dsns = append(c.dsns, a)
+		if _, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(a, "-") {
+			c.dsns = append(c.dsns, v) // -dsn=URL
+		}
+	}
 	if len(args) == 0 {
 		c.usage(c.stderr)
 		return exitUsage
@@ -174,13 +185,15 @@ func (c *cli) run(ctx context.Context, args []string) int {
 }
 
 // fail prints err as one line on stderr and returns the exit status it
-// calls for.
+// calls for. The line never holds a password: every argument and
+// DATABASE_URL is scrubbed from it as a DSN would be.
 func (c *cli) fail(name string, err error) int {
 	if err == nil {
 		return exitOK
 	}
-	msg := strings.Join(strings.Fields(err.Error()), " ") // one line
-	msg = strings.ReplaceAll(msg, "sqlstore: ", "")       // the line starts with it once
+	msg := dsn.ScrubText(err.Error(), c.dsns...)
+	msg = strings.Join(strings.Fields(msg), " ")    // one line
+	msg = strings.ReplaceAll(msg, "sqlstore: ", "") // the line starts with it once
 	if name != "" && !strings.HasPrefix(msg, name+": ") {
 		msg = name + ": " + msg
 	}

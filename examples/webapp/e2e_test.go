@@ -95,7 +95,7 @@ func testBrowser(t *testing.T, chromium, bin, kind string) {
 		table = testdb.Name("webapp")
 		t.Cleanup(func() { testdb.Drop(t, db, table) })
 		env = append(env, "DATABASE_URL="+dsn, "SESSIONS_TABLE="+table)
-		wantDB = name + " (" + redact(dsn) + ")"
+		wantDB = name + " (" + sqlstore.RedactDSN(dsn) + ")"
 	}
 
 	srv := startApp(t, bin, dir, env, "127.0.0.1:0")

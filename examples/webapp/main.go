@@ -31,7 +31,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -69,7 +68,8 @@ func main() {
 // run serves the site on addr until ctx is done, then shuts down.
 func run(ctx context.Context, addr, table string, out io.Writer) error {
 	// 1. The store: an empty DSN means DATABASE_URL, else SQLite's
-	// sessions.db. Open creates the table if it is missing.
+	// sessions.db. Open creates the table if it is missing. Its errors
+	// never hold the password of the DSN, so they can be printed.
 	store, err := sqlstore.Open(ctx, "", sqlstore.WithTable(table))
 	if err != nil {
 		return err
@@ -213,7 +213,8 @@ func databaseName(store *sqlstore.Store) string {
 	return map[string]string{"postgres": "PostgreSQL", "mysql": "MySQL", "sqlite": "SQLite"}[store.Dialect().Name()]
 }
 
-// describeDatabase says where the sessions are, without a password.
+// describeDatabase says where the sessions are, without a password:
+// sqlstore.RedactDSN hides it, however the URL is written.
 func describeDatabase(store *sqlstore.Store) string {
 	kind := databaseName(store)
 	dsn := os.Getenv("DATABASE_URL")
@@ -224,16 +225,7 @@ func describeDatabase(store *sqlstore.Store) string {
 		}
 		return fmt.Sprintf("%s (%s)", kind, path)
 	}
-	return fmt.Sprintf("%s (%s)", kind, redact(dsn))
-}
-
-// redact replaces the password of a URL with "xxxxx".
-func redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "DATABASE_URL" // unparsable: it could hold a password anywhere
-	}
-	return u.Redacted()
+	return fmt.Sprintf("%s (%s)", kind, sqlstore.RedactDSN(dsn))
 }
 
 func envOr(name, def string) string {
