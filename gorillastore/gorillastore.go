@@ -28,6 +28,11 @@
 // than the codecs' max age), or names a session that is not in the database
 // or has expired. A database error is returned as an error: see Store.New.
 //
+// Stored values that cannot be decoded (a type no longer registered with
+// gob after a deploy, a corrupt row) are not a database error: Get starts a
+// new session, logs a warning naming only the row's key (Store.Logger), and
+// the next Save writes over the row, so that logout and RenewID work.
+//
 // Save of a loaded session whose values did not change only moves its expiry
 // (sqlstore.Store.Touch), which writes nothing when the move is below the
 // store's touch threshold; so a handler may Save on every request.
@@ -41,6 +46,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -74,6 +80,10 @@ type Store struct {
 	Codecs []securecookie.Codec
 	// Options are the default options of new sessions.
 	Options *sessions.Options
+	// Logger receives the warning about stored values that cannot be
+	// decoded; nil means slog.Default(). Its records name the session's
+	// key in the table, never its id or values.
+	Logger *slog.Logger
 
 	s   *sqlstore.Store
 	mem *memo.Memo
@@ -127,9 +137,10 @@ func (st *Store) Get(r *http.Request, name string) (*sessions.Session, error) {
 }
 
 // New loads the session name of the request's cookie, or starts a new one
-// (IsNew true) when there is no valid cookie or no live session for it. It
-// returns an error only when the database fails; the session it then
-// returns is empty and Save refuses it with ErrNotLoaded.
+// (IsNew true) when there is no valid cookie, no live session for it, or
+// stored values that cannot be decoded (then with the stored id, which Save
+// overwrites). It returns an error only when the database fails; the
+// session it then returns is empty and Save refuses it with ErrNotLoaded.
 func (st *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	session := sessions.NewSession(st, name)
 	opts := *st.Options
@@ -154,14 +165,29 @@ func (st *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	}
 	values, err := decode(data)
 	if err != nil {
-		session.IsNew = false
-		return session, fmt.Errorf("gorillastore: decoding session %q: %w", name, err)
+		// Not an outage: the row is unreadable for good. Start over
+		// under the same id, so that Save writes over the row and a
+		// logout deletes it; refusing would lock the user out until the
+		// row expires.
+		st.logger().Warn("gorillastore: stored session values cannot be decoded; starting a new session",
+			"session", name, "key", st.s.Key(id), "error", err)
+		st.mem.Forget(id)
+		session.ID = id
+		return session, nil
 	}
 	st.mem.Remember(id, data)
 	session.ID = id
 	session.Values = values
 	session.IsNew = false
 	return session, nil
+}
+
+// logger returns the Logger, else slog.Default().
+func (st *Store) logger() *slog.Logger {
+	if st.Logger != nil {
+		return st.Logger
+	}
+	return slog.Default()
 }
 
 // Save writes the session to the database and its id to the response's
