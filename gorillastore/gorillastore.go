@@ -97,7 +97,7 @@ type Store struct {
 // encrypted when a block key is given, with keyPairs: hash key, block key
 // (or nil), hash key, block key, ..., as securecookie.CodecsFromPairs takes
 // them. The first pair signs new cookies; all of them verify. At least one
-// hash key is needed: Save fails without one. The default Options are Path
+// hash key is needed: without one, Save fails before it writes anything. The default Options are Path
 // "/", HttpOnly, SameSite Lax and MaxAge DefaultMaxAge (set Secure when the
 // site is served over HTTPS).
 func New(s *sqlstore.Store, keyPairs ...[]byte) *Store {
@@ -210,12 +210,22 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.
 		http.SetCookie(w, sessions.NewCookie(name, "", session.Options))
 		return nil
 	}
-	if session.ID == "" {
+	fresh := session.ID == ""
+	if fresh {
 		id, err := newID()
 		if err != nil {
 			return err
 		}
 		session.ID = id
+	}
+	// The cookie first: a Store without a usable hash key must fail before
+	// it writes a row, not leave one behind on every request.
+	encoded, err := securecookie.EncodeMulti(name, session.ID, st.Codecs...)
+	if err != nil {
+		if fresh {
+			session.ID = ""
+		}
+		return fmt.Errorf("gorillastore: signing the cookie of session %q (does New have a hash key?): %w", name, err)
 	}
 	data, err := encode(session.Values)
 	if err != nil {
@@ -241,10 +251,6 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.
 	if err != nil {
 		st.mem.Forget(session.ID)
 		return fmt.Errorf("gorillastore: saving session %q: %w", name, err)
-	}
-	encoded, err := securecookie.EncodeMulti(name, session.ID, st.Codecs...)
-	if err != nil {
-		return fmt.Errorf("gorillastore: encoding the cookie of session %q: %w", name, err)
 	}
 	http.SetCookie(w, sessions.NewCookie(name, encoded, session.Options))
 	return nil
