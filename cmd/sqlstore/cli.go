@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sqlstore/sqlstore"
@@ -37,7 +38,17 @@ type cli struct {
 	// dsns holds whatever of the command line and environment could be a
 	// DSN, scrubbed from every error line.
 	dsns []string
+	// grace is how long a command may run on after its deadline or a
+	// signal before it is abandoned (defaultGrace when zero).
+	grace time.Duration
+	// errw is stderr as run found it, where fail writes: a command's own
+	// writers are gated (see connected).
+	errw io.Writer
 }
+
+// defaultGrace is the grace of a command whose deadline passed or that was
+// interrupted: drivers that honour the context return within it.
+const defaultGrace = 3 * time.Second
 
 // run runs the command line args (without the program name) and returns the
 // exit status.
@@ -139,6 +150,7 @@ func upperFirst(s string) string {
 }
 
 func (c *cli) run(ctx context.Context, args []string) int {
+	c.errw = c.stderr
 	c.dsns = []string{c.getenv("DATABASE_URL")}
 	for _, a := range args {
 		c.dsns = append(c.dsns, a)
@@ -199,7 +211,7 @@ func (c *cli) fail(name string, err error) int {
 	}
 	var ue *usageError
 	errors.As(err, &ue)
-	fmt.Fprintf(c.stderr, "sqlstore: %s\n", msg)
+	fmt.Fprintf(c.errw, "sqlstore: %s\n", msg)
 	if ue != nil {
 		return exitUsage
 	}
@@ -387,18 +399,65 @@ func (c *cli) schemaCmd() (*flag.FlagSet, func(context.Context) error) {
 	}
 }
 
-// migrateCmd creates the table and its index when they are missing, with
 // connected runs a command's body under the command's deadline and signal
-// handling, and explains the error it returns in one line.
+// handling, and explains the error it returns in one line. A body still
+// running defaultGrace after its context ended (a driver that cannot
+// interrupt a call to a server that stopped answering) is abandoned: its
+// later output is dropped, and the command fails at once.
 func (c *cli) connected(ctx context.Context, f *dbFlags, body func(context.Context) error) error {
 	ctx, cancel, err := c.prepare(ctx, f)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	return explain(ctx, f, body(ctx))
+	stdout, stderr := &gate{w: c.stdout}, &gate{w: c.stderr}
+	c.stdout, c.stderr = stdout, stderr
+	done := make(chan error, 1)
+	go func() { done <- body(ctx) }()
+	select {
+	case err := <-done:
+		return explain(ctx, f, err)
+	case <-ctx.Done():
+	}
+	grace := c.grace
+	if grace <= 0 {
+		grace = defaultGrace
+	}
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return explain(ctx, f, err)
+	case <-timer.C:
+		stdout.close()
+		stderr.close()
+		return explain(ctx, f, fmt.Errorf("the database did not give up within %v; abandoned", grace))
+	}
 }
 
+// gate passes writes to w until it is closed, then drops them.
+type gate struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, errors.New("abandoned")
+	}
+	return g.w.Write(p)
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+}
+
+// migrateCmd creates the table and its index when they are missing, with
 // the store's own code (sqlstore.Open with WithCreateTable(true)).
 func (c *cli) migrateCmd() (*flag.FlagSet, func(context.Context) error) {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
