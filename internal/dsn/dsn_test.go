@@ -342,6 +342,8 @@ func TestDSNScrubTextKeepsTheRest(t *testing.T) {
 		{"dial postgres://app:S3cretPw@db/test failed", "", "dial postgres://app:xxxxx@db/test failed"},
 		{"dial postgres://app:S3cr/etPw@db/test failed", "", "dial postgres://xxxxx@db/test failed"},
 		{"bad host=h password='a b' dbname=d", "", "bad host=h password=xxxxx dbname=d"},
+		// The scheme of a dsn with unclear user info is not a secret.
+		{"invalid mysql dsn mysql://xxxxx@h/db", "mysql://u:p/w@h/db", "invalid mysql dsn mysql://xxxxx@h/db"},
 	} {
 		if got := ScrubText(tc.msg, tc.dsn); got != tc.want {
 			t.Errorf("ScrubText(%q, %q) = %q, want %q", tc.msg, tc.dsn, got, tc.want)

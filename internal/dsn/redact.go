@@ -176,8 +176,9 @@ func Secrets(dsn string) []string {
 			// Unsure where the user info starts and where the password
 			// is: all of it may be, and whatever follows a colon.
 			passwords = append(passwords, region)
-			if ok {
-				passwords = append(passwords, scheme+":"+region)
+			if ok && !strings.HasPrefix(rest, "//") {
+				// user:pass@tcp(h)/db: the "scheme" is a user name.
+				raw = append(raw, scheme+":"+region)
 			}
 			for i, c := range region {
 				if c == ':' {
