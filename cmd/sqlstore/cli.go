@@ -298,13 +298,20 @@ func (c *cli) open(ctx context.Context, f *dbFlags, extra ...sqlstore.Option) (*
 	return sqlstore.Open(ctx, f.dsn, append(opts, append([]sqlstore.Option{sqlstore.WithPruneInterval(0)}, extra...)...)...)
 }
 
-// prepare checks the DSN and the names and applies -timeout to ctx.
+// prepare checks the DSN and the names, before any connection, and applies
+// -timeout to ctx.
 func (c *cli) prepare(ctx context.Context, f *dbFlags) (context.Context, context.CancelFunc, error) {
 	if f.dsn == "" {
 		f.dsn = c.getenv("DATABASE_URL")
 	}
 	if f.dsn == "" {
 		return nil, nil, usagef("no database: give -dsn or set DATABASE_URL")
+	}
+	// An unsupported scheme or a malformed URL is a mistake in the
+	// configuration, like any other usage error (the message holds no
+	// password).
+	if err := dsn.Check(f.dsn); err != nil {
+		return nil, nil, &usageError{err.Error()}
 	}
 	if f.timeout < 0 {
 		return nil, nil, usagef("-timeout %v is negative", f.timeout)
