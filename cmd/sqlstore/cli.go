@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -298,6 +300,45 @@ func (c *cli) open(ctx context.Context, f *dbFlags, extra ...sqlstore.Option) (*
 	return sqlstore.Open(ctx, f.dsn, append(opts, append([]sqlstore.Option{sqlstore.WithPruneInterval(0)}, extra...)...)...)
 }
 
+// openExisting is open for the commands that only read or prune: a SQLite
+// file that does not exist is an error, never created (SQLite's mode=rw),
+// so that a mistyped path does not pass for an empty table.
+func (c *cli) openExisting(ctx context.Context, f *dbFlags, extra ...sqlstore.Option) (*sqlstore.Store, error) {
+	path, isFile := dsn.SQLiteFile(f.dsn)
+	if isFile {
+		if err := noSuchFile(path); err != nil {
+			return nil, err
+		}
+	}
+	g := *f
+	g.dsn = dsn.NoCreate(f.dsn)
+	s, err := c.open(ctx, &g, extra...)
+	if err != nil && isFile {
+		if e := noSuchFile(path); e != nil { // removed meanwhile
+			return nil, e
+		}
+	}
+	return s, err
+}
+
+// noSuchFile returns an error when the SQLite file path does not exist.
+func noSuchFile(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no such database file %s; check -dsn (`sqlstore migrate` creates the file)", path)
+	}
+	return nil
+}
+
+// noSuchDirectory returns an error when the directory SQLite would create
+// the file path in does not exist.
+func noSuchDirectory(path string) error {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no such directory %s for the database file %s; create it, or check -dsn", dir, path)
+	}
+	return nil
+}
+
 // prepare checks the DSN and the names, before any connection, and applies
 // -timeout to ctx.
 func (c *cli) prepare(ctx context.Context, f *dbFlags) (context.Context, context.CancelFunc, error) {
@@ -473,6 +514,11 @@ func (c *cli) migrateCmd() (*flag.FlagSet, func(context.Context) error) {
 	return fs, func(ctx context.Context) error {
 		return c.connected(ctx, &f, func(ctx context.Context) error {
 
+			if path, ok := dsn.SQLiteFile(f.dsn); ok {
+				if err := noSuchDirectory(path); err != nil {
+					return err
+				}
+			}
 			// First only check: a table already there is left alone, and a role
 			// without CREATE can run migrate as a check.
 			s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
@@ -505,7 +551,7 @@ func (c *cli) pruneCmd() (*flag.FlagSet, func(context.Context) error) {
 		}
 		return c.connected(ctx, &f, func(ctx context.Context) error {
 
-			s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false), sqlstore.WithPruneBatchSize(*batch))
+			s, err := c.openExisting(ctx, &f, sqlstore.WithCreateTable(false), sqlstore.WithPruneBatchSize(*batch))
 			if err != nil {
 				return err
 			}
@@ -585,7 +631,7 @@ func (c *cli) statsCmd() (*flag.FlagSet, func(context.Context) error) {
 	return fs, func(ctx context.Context) error {
 		return c.connected(ctx, &f, func(ctx context.Context) error {
 
-			s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
+			s, err := c.openExisting(ctx, &f, sqlstore.WithCreateTable(false))
 			if err != nil {
 				return err
 			}

@@ -271,7 +271,11 @@ func TestUsageErrors(t *testing.T) {
 
 func TestRuntimeErrors(t *testing.T) {
 	t.Parallel()
-	missing := "sqlite:" + filepath.Join(t.TempDir(), "empty.db")
+	emptyFile := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil { // an empty SQLite database
+		t.Fatal(err)
+	}
+	missing := "sqlite:" + emptyFile
 	for _, tc := range []struct {
 		args []string
 		want string

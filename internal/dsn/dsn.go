@@ -256,3 +256,51 @@ func SQLite(driverName, dsn string) string {
 	}
 	return path + sep + strings.Join(params, "&")
 }
+
+// SQLiteFile returns the file a sqlite:, sqlite3: or file: dsn names,
+// percent-decoded as SQLite decodes URI file names; ok is false for other
+// dsns and for in-memory databases.
+func SQLiteFile(dsn string) (path string, ok bool) {
+	scheme, rest, isURL := cutScheme(dsn)
+	if !isURL || scheme != "sqlite" && scheme != "sqlite3" && scheme != "file" {
+		return "", false
+	}
+	if scheme != "file" {
+		rest = strings.TrimPrefix(rest, "//") // as SQLite does with it
+	}
+	path, query, _ := strings.Cut(rest, "?")
+	path, _, _ = strings.Cut(path, "#")
+	if after, ok := strings.CutPrefix(path, "//"); ok { // file://[localhost]/abs
+		host, abs, _ := strings.Cut(after, "/")
+		if host != "" && host != "localhost" {
+			return "", false
+		}
+		path = "/" + abs
+	}
+	if p, err := url.PathUnescape(path); err == nil {
+		path = p
+	}
+	q, _ := url.ParseQuery(query)
+	if path == "" || path == ":memory:" || q.Get("mode") == "memory" || strings.HasPrefix(query, "vfs=memdb") || q.Get("vfs") == "memdb" {
+		return "", false
+	}
+	return path, true
+}
+
+// NoCreate returns a sqlite:, sqlite3: or file: dsn that opens its file
+// read-write but fails, instead of creating it, when the file is missing:
+// SQLite's mode=rw, unless the dsn sets a mode of its own. Other dsns come
+// back as they are.
+func NoCreate(dsn string) string {
+	if _, ok := SQLiteFile(dsn); !ok {
+		return dsn
+	}
+	_, query, hasQuery := strings.Cut(dsn, "?")
+	if q, _ := url.ParseQuery(query); q.Has("mode") {
+		return dsn
+	}
+	if hasQuery {
+		return dsn + "&mode=rw"
+	}
+	return dsn + "?mode=rw"
+}

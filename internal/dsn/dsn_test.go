@@ -350,3 +350,43 @@ func TestDSNScrubTextKeepsTheRest(t *testing.T) {
 		}
 	}
 }
+
+func TestDSNSQLiteFile(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, path string
+		ok       bool
+	}{
+		{"sqlite:sessions.db", "sessions.db", true},
+		{"sqlite:/var/lib/app/s.db?_pragma=busy_timeout(1)", "/var/lib/app/s.db", true},
+		{"sqlite:///var/lib/app/s.db", "/var/lib/app/s.db", true},
+		{"sqlite://rel/s.db", "rel/s.db", true},
+		{"SQLITE3:s.db", "s.db", true},
+		{"file:s.db?mode=ro", "s.db", true},
+		{"file:///srv/s%20x.db", "/srv/s x.db", true},
+		{"file://localhost/srv/s.db", "/srv/s.db", true},
+		{"file:a%3Fb.db", "a?b.db", true},
+		{"file://elsewhere/srv/s.db", "", false},
+		{"sqlite::memory:", "", false},
+		{"file:x?mode=memory&cache=shared", "", false},
+		{"file:/x.db?vfs=memdb", "", false},
+		{"postgres://h/db", "", false},
+		{"sessions.db", "", false},
+	} {
+		if path, ok := SQLiteFile(tc.in); path != tc.path || ok != tc.ok {
+			t.Errorf("SQLiteFile(%q) = %q, %v; want %q, %v", tc.in, path, ok, tc.path, tc.ok)
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"sqlite:s.db", "sqlite:s.db?mode=rw"},
+		{"file:s.db?_pragma=busy_timeout(1)", "file:s.db?_pragma=busy_timeout(1)&mode=rw"},
+		{"file:s.db?mode=ro", "file:s.db?mode=ro"},
+		{"file:s.db?mode=rwc", "file:s.db?mode=rwc"},
+		{"sqlite::memory:", "sqlite::memory:"},
+		{"postgres://h/db", "postgres://h/db"},
+	} {
+		if got := NoCreate(tc.in); got != tc.want {
+			t.Errorf("NoCreate(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
