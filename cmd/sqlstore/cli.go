@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/dsn"
 )
@@ -531,13 +533,90 @@ func (c *cli) migrateCmd() (*flag.FlagSet, func(context.Context) error) {
 			}
 			s, err = c.open(ctx, &f, sqlstore.WithCreateTable(true))
 			if err != nil {
-				return err
+				return explainCreate(err, f.dsn)
 			}
 			fmt.Fprintf(c.stdout, "created table %s and index %s\n", describe(ctx, s, &f), indexName(s))
 			return s.Close()
 		})
 	}
 }
+
+// storeCreateHint starts the hint the store adds to a failed creation,
+// whatever the cause: that a role with more privileges should create the
+// table, with schema/DIALECT.sql or `sqlstore migrate`.
+const storeCreateHint = "; have a role that may create it"
+
+// Causes of a failed migrate, from the driver's error.
+const (
+	causeOther         = iota
+	causePrivilege     // the role may not create the table
+	causeMissingSchema // the schema (MySQL: database) does not exist
+)
+
+// createCause classifies the driver error in err's chain.
+func createCause(err error) int {
+	var pg interface{ SQLState() string } // pgx and lib/pq
+	var my *mysql.MySQLError
+	var lite interface{ Code() int } // modernc.org/sqlite
+	switch {
+	case errors.As(err, &pg):
+		switch pg.SQLState() {
+		case "42501": // insufficient_privilege
+			return causePrivilege
+		case "3F000": // invalid_schema_name
+			return causeMissingSchema
+		}
+	case errors.As(err, &my):
+		switch my.Number {
+		case 1044, 1142, 1227: // access denied to the database; command denied; needs a privilege
+			return causePrivilege
+		case 1049: // unknown database
+			return causeMissingSchema
+		}
+	case errors.As(err, &lite):
+		switch lite.Code() & 0xff {
+		case 3, 8, 23: // SQLITE_PERM, SQLITE_READONLY, SQLITE_AUTH
+			return causePrivilege
+		}
+	}
+	return causeOther
+}
+
+// explainCreate gives a failed migrate the hint its cause calls for. The
+// store's own hint blames privileges, and names `sqlstore migrate`, whatever
+// went wrong: it is dropped, and a privilege problem, a missing schema or
+// database, or nothing more is said instead.
+func explainCreate(err error, dsnStr string) error {
+	msg := err.Error()
+	base, _, storeHint := strings.Cut(msg, storeCreateHint)
+	_, _, dialect, _ := dsn.Parse(dsnStr)
+	var hint string
+	switch createCause(err) {
+	case causePrivilege:
+		hint = "; the DSN's role may not create it: run migrate as a role that may, or have one run the statements `sqlstore schema -dialect " + dialect + "` prints"
+	case causeMissingSchema:
+		what := "schema"
+		if dialect == "mysql" {
+			what = "database"
+		}
+		hint = "; create the " + what + " first, or name an existing one with -schema"
+	default:
+		if !storeHint {
+			return err
+		}
+	}
+	return &rewritten{msg: base + hint, err: err}
+}
+
+// rewritten is an error whose message was rewritten; its chain is the
+// original's.
+type rewritten struct {
+	msg string
+	err error
+}
+
+func (e *rewritten) Error() string { return e.msg }
+func (e *rewritten) Unwrap() error { return e.err }
 
 // pruneCmd runs one full sweep.
 func (c *cli) pruneCmd() (*flag.FlagSet, func(context.Context) error) {
