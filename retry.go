@@ -103,20 +103,51 @@ const mysqlErrorPkg, mysqlErrorName = "github.com/go-sql-driver/mysql", "MySQLEr
 // by its package path and name, not by the shape of a field, so no other
 // error type is read; TestMySQLErrorNumber pins it against the driver's own
 // type.
-func mysqlErrorNumber(err error) (uint16, bool) {
-	for ; err != nil; err = errors.Unwrap(err) {
-		t := reflect.TypeOf(err)
+func mysqlErrorNumber(err error) (n uint16, ok bool) {
+	walk(err, func(e error) bool {
+		t := reflect.TypeOf(e)
 		if t.Kind() != reflect.Pointer || t.Elem().PkgPath() != mysqlErrorPkg || t.Elem().Name() != mysqlErrorName {
-			continue
+			return false
 		}
-		v := reflect.ValueOf(err).Elem()
-		if v.Kind() != reflect.Struct {
-			return 0, false
+		v := reflect.ValueOf(e).Elem()
+		if v.Kind() == reflect.Struct {
+			if f := v.FieldByName("Number"); f.IsValid() && f.Kind() == reflect.Uint16 {
+				n, ok = uint16(f.Uint()), true
+			}
 		}
-		if f := v.FieldByName("Number"); f.IsValid() && f.Kind() == reflect.Uint16 {
-			return uint16(f.Uint()), true
+		return true
+	})
+	return n, ok
+}
+
+// walk calls visit for err and every error it wraps, depth first, until
+// visit returns true. It sees through Unwrap() error, Unwrap() []error, and
+// wrappers that hide their cause from Unwrap but hand it to errors.As (as
+// the DSN scrubber of Open does).
+func walk(err error, visit func(error) bool) bool {
+	for err != nil {
+		if visit(err) {
+			return true
 		}
-		return 0, false
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if walk(e, visit) {
+					return true
+				}
+			}
+			return false
+		case interface{ As(any) bool }:
+			var inner error
+			if !u.As(&inner) || inner == err {
+				return false
+			}
+			err = inner
+		default:
+			return false
+		}
 	}
-	return 0, false
+	return false
 }

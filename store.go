@@ -70,6 +70,7 @@ type Store struct {
 	q        queries
 	req      requests // runs Get, Set, Touch and Delete
 	obs      Observer // WithObserver, or nil
+	changed  string   // what New did to the table: "created", "upgraded" or ""
 	epoch    any      // the Unix epoch, encoded: the cutoff without an absolute timeout
 
 	// slots holds the writes in flight (WithWriteSlots, one by default)

@@ -131,6 +131,7 @@ func (s *Store) ensureTable(ctx context.Context) error {
 	err = s.upgrade(ctx)
 	switch {
 	case err == nil:
+		s.changed = "upgraded"
 		return nil
 	case denied(err):
 		return fmt.Errorf("sqlstore: table %s %s and this role may not alter it: %w; have a role that may run `sqlstore migrate` or schema/%s_upgrade.sql", name, what, err, s.d.Name())
@@ -146,6 +147,7 @@ func (s *Store) create(ctx context.Context, name string) error {
 	err := s.attempt(ctx, "", func() error { return s.createTable(ctx) })
 	switch {
 	case err == nil:
+		s.changed = "created"
 		return nil
 	case denied(err):
 		return fmt.Errorf("sqlstore: table %s does not exist and this role may not create it: %w; have a role that may create it run schema/%s.sql or `sqlstore migrate`", name, err, s.d.Name())

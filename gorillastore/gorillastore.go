@@ -28,6 +28,11 @@
 // than the codecs' max age), or names a session that is not in the database
 // or has expired. A database error is returned as an error: see Store.New.
 //
+// Stored values that cannot be decoded (a type no longer registered with
+// gob after a deploy, a corrupt row) are not a database error: Get starts a
+// new session, logs a warning naming only the row's key (Store.Logger), and
+// the next Save writes over the row, so that logout and RenewID work.
+//
 // Save of a loaded session whose values did not change only moves its expiry
 // (sqlstore.Store.Touch), which writes nothing when the move is below the
 // store's touch threshold; so a handler may Save on every request.
@@ -41,6 +46,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"time"
@@ -75,6 +81,10 @@ type Store struct {
 	Codecs []securecookie.Codec
 	// Options are the default options of new sessions.
 	Options *sessions.Options
+	// Logger receives the warning about stored values that cannot be
+	// decoded; nil means slog.Default(). Its records name the session's
+	// key in the table, never its id or values.
+	Logger *slog.Logger
 
 	s   *sqlstore.Store
 	mem *memo.Memo
@@ -88,7 +98,7 @@ type Store struct {
 // encrypted when a block key is given, with keyPairs: hash key, block key
 // (or nil), hash key, block key, ..., as securecookie.CodecsFromPairs takes
 // them. The first pair signs new cookies; all of them verify. At least one
-// hash key is needed: Save fails without one. The default Options are Path
+// hash key is needed: without one, Save fails before it writes anything. The default Options are Path
 // "/", HttpOnly, SameSite Lax and MaxAge DefaultMaxAge (set Secure when the
 // site is served over HTTPS).
 func New(s *sqlstore.Store, keyPairs ...[]byte) *Store {
@@ -125,9 +135,10 @@ func (st *Store) Get(r *http.Request, name string) (*sessions.Session, error) {
 }
 
 // New loads the session name of the request's cookie, or starts a new one
-// (IsNew true) when there is no valid cookie or no live session for it. It
-// returns an error only when the database fails; the session it then
-// returns is empty and Save refuses it with ErrNotLoaded.
+// (IsNew true) when there is no valid cookie, no live session for it, or
+// stored values that cannot be decoded (then with the stored id, which Save
+// overwrites). It returns an error only when the database fails; the
+// session it then returns is empty and Save refuses it with ErrNotLoaded.
 func (st *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	session := sessions.NewSession(st, name)
 	opts := *st.Options
@@ -155,14 +166,29 @@ func (st *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	}
 	values, err := decode(data)
 	if err != nil {
-		session.IsNew = false
-		return session, fmt.Errorf("gorillastore: decoding session %q: %w", name, err)
+		// Not an outage: the row is unreadable for good. Start over
+		// under the same id, so that Save writes over the row and a
+		// logout deletes it; refusing would lock the user out until the
+		// row expires.
+		st.logger().Warn("gorillastore: stored session values cannot be decoded; starting a new session",
+			"session", name, "key", st.s.Key(id), "error", err)
+		st.mem.Forget(id)
+		session.ID = id
+		return session, nil
 	}
 	st.mem.Remember(id, data)
 	session.ID = id
 	session.Values = values
 	session.IsNew = false
 	return session, nil
+}
+
+// logger returns the Logger, else slog.Default().
+func (st *Store) logger() *slog.Logger {
+	if st.Logger != nil {
+		return st.Logger
+	}
+	return slog.Default()
 }
 
 // Save writes the session to the database and its id to the response's
@@ -185,12 +211,22 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.
 		http.SetCookie(w, sessions.NewCookie(name, "", session.Options))
 		return nil
 	}
-	if session.ID == "" {
+	fresh := session.ID == ""
+	if fresh {
 		id, err := newID()
 		if err != nil {
 			return err
 		}
 		session.ID = id
+	}
+	// The cookie first: a Store without a usable hash key must fail before
+	// it writes a row, not leave one behind on every request.
+	encoded, err := securecookie.EncodeMulti(name, session.ID, st.Codecs...)
+	if err != nil {
+		if fresh {
+			session.ID = ""
+		}
+		return fmt.Errorf("gorillastore: signing the cookie of session %q (does New have a hash key?): %w", name, err)
 	}
 	data, err := encode(session.Values)
 	if err != nil {
@@ -216,10 +252,6 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.
 	if err != nil {
 		st.mem.Forget(session.ID)
 		return fmt.Errorf("gorillastore: saving session %q: %w", name, err)
-	}
-	encoded, err := securecookie.EncodeMulti(name, session.ID, st.Codecs...)
-	if err != nil {
-		return fmt.Errorf("gorillastore: encoding the cookie of session %q: %w", name, err)
 	}
 	http.SetCookie(w, sessions.NewCookie(name, encoded, session.Options))
 	return nil

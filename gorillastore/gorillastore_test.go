@@ -555,16 +555,30 @@ func TestDatabaseErrors(t *testing.T) {
 }
 
 func TestNoKeys(t *testing.T) {
-	e := newEnv(t, "sqlite")
-	st := New(e.sql)
-	r := httptest.NewRequest("GET", "/", nil)
-	session, err := st.Get(r, cookieName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := session.Save(r, httptest.NewRecorder()); err == nil {
-		t.Fatal("Save without a hash key succeeded")
-	}
+	eachKind(t, func(t *testing.T, kind string) {
+		for _, pairs := range [][][]byte{nil, {nil, nil}} {
+			e := newEnv(t, kind)
+			st := New(e.sql, pairs...)
+			for range 3 {
+				r := httptest.NewRequest("GET", "/", nil)
+				session, err := st.Get(r, cookieName)
+				if err != nil {
+					t.Fatal(err)
+				}
+				session.Values["user"] = "alice"
+				w := httptest.NewRecorder()
+				if err := session.Save(r, w); err == nil || !strings.Contains(err.Error(), "hash key") {
+					t.Errorf("Save with key pairs %v: %v; want an error about the hash key", pairs, err)
+				}
+				if len(w.Result().Cookies()) != 0 {
+					t.Errorf("Save with key pairs %v set a cookie", pairs)
+				}
+			}
+			if n, err := e.sql.Count(context.Background()); err != nil || n != 0 {
+				t.Errorf("after failed Saves with key pairs %v, the table holds %d rows (%v); want none", pairs, n, err)
+			}
+		}
+	})
 }
 
 func TestEncodeStable(t *testing.T) {

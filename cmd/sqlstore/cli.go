@@ -7,12 +7,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+
 
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/defaults"
+	"github.com/go-sqlstore/sqlstore/internal/dsn"
 	"github.com/go-sqlstore/sqlstore/internal/hook"
 )
 
@@ -34,7 +39,20 @@ type cli struct {
 	// progressAfter is how long a sweep runs before its progress shows,
 	// and progressEvery how often the line is redrawn.
 	progressAfter, progressEvery time.Duration
+	// dsns holds whatever of the command line and environment could be a
+	// DSN, scrubbed from every error line.
+	dsns []string
+	// grace is how long a command may run on after its deadline or a
+	// signal before it is abandoned (defaultGrace when zero).
+	grace time.Duration
+	// errw is stderr as run found it, where fail writes: a command's own
+	// writers are gated (see connected).
+	errw io.Writer
 }
+
+// defaultGrace is the grace of a command whose deadline passed or that was
+// interrupted: drivers that honour the context return within it.
+const defaultGrace = 3 * time.Second
 
 // run runs the command line args (without the program name) and returns the
 // exit status.
@@ -136,6 +154,14 @@ func upperFirst(s string) string {
 }
 
 func (c *cli) run(ctx context.Context, args []string) int {
+	c.errw = c.stderr
+	c.dsns = []string{c.getenv("DATABASE_URL")}
+	for _, a := range args {
+		c.dsns = append(c.dsns, a)
+		if _, v, ok := strings.Cut(a, "="); ok && strings.HasPrefix(a, "-") {
+			c.dsns = append(c.dsns, v) // -dsn=URL
+		}
+	}
 	if len(args) == 0 {
 		c.usage(c.stderr)
 		return exitUsage
@@ -175,19 +201,21 @@ func (c *cli) run(ctx context.Context, args []string) int {
 }
 
 // fail prints err as one line on stderr and returns the exit status it
-// calls for.
+// calls for. The line never holds a password: every argument and
+// DATABASE_URL is scrubbed from it as a DSN would be.
 func (c *cli) fail(name string, err error) int {
 	if err == nil {
 		return exitOK
 	}
-	msg := strings.Join(strings.Fields(err.Error()), " ") // one line
-	msg = strings.ReplaceAll(msg, "sqlstore: ", "")       // the line starts with it once
+	msg := dsn.ScrubText(err.Error(), c.dsns...)
+	msg = strings.Join(strings.Fields(msg), " ")    // one line
+	msg = strings.ReplaceAll(msg, "sqlstore: ", "") // the line starts with it once
 	if name != "" && !strings.HasPrefix(msg, name+": ") {
 		msg = name + ": " + msg
 	}
 	var ue *usageError
 	errors.As(err, &ue)
-	fmt.Fprintf(c.stderr, "sqlstore: %s\n", msg)
+	fmt.Fprintf(c.errw, "sqlstore: %s\n", msg)
 	if ue != nil {
 		return exitUsage
 	}
@@ -274,13 +302,59 @@ func (c *cli) open(ctx context.Context, f *dbFlags, extra ...sqlstore.Option) (*
 	return sqlstore.Open(ctx, f.dsn, append(opts, append([]sqlstore.Option{sqlstore.WithPruneInterval(0)}, extra...)...)...)
 }
 
-// prepare checks the DSN and the names and applies -timeout to ctx.
+// openExisting is open for the commands that only read or prune: a SQLite
+// file that does not exist is an error, never created (SQLite's mode=rw),
+// so that a mistyped path does not pass for an empty table.
+func (c *cli) openExisting(ctx context.Context, f *dbFlags, extra ...sqlstore.Option) (*sqlstore.Store, error) {
+	path, isFile := dsn.SQLiteFile(f.dsn)
+	if isFile {
+		if err := noSuchFile(path); err != nil {
+			return nil, err
+		}
+	}
+	g := *f
+	g.dsn = dsn.NoCreate(f.dsn)
+	s, err := c.open(ctx, &g, extra...)
+	if err != nil && isFile {
+		if e := noSuchFile(path); e != nil { // removed meanwhile
+			return nil, e
+		}
+	}
+	return s, err
+}
+
+// noSuchFile returns an error when the SQLite file path does not exist.
+func noSuchFile(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no such database file %s; check -dsn (`sqlstore migrate` creates the file)", path)
+	}
+	return nil
+}
+
+// noSuchDirectory returns an error when the directory SQLite would create
+// the file path in does not exist.
+func noSuchDirectory(path string) error {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no such directory %s for the database file %s; create it, or check -dsn", dir, path)
+	}
+	return nil
+}
+
+// prepare checks the DSN and the names, before any connection, and applies
+// -timeout to ctx.
 func (c *cli) prepare(ctx context.Context, f *dbFlags) (context.Context, context.CancelFunc, error) {
 	if f.dsn == "" {
 		f.dsn = c.getenv("DATABASE_URL")
 	}
 	if f.dsn == "" {
 		return nil, nil, usagef("no database: give -dsn or set DATABASE_URL")
+	}
+	// An unsupported scheme or a malformed URL is a mistake in the
+	// configuration, like any other usage error (the message holds no
+	// password).
+	if err := dsn.Check(f.dsn); err != nil {
+		return nil, nil, &usageError{err.Error()}
 	}
 	if f.timeout < 0 {
 		return nil, nil, usagef("-timeout %v is negative", f.timeout)
@@ -367,14 +441,61 @@ func (c *cli) schemaCmd() (*flag.FlagSet, func(context.Context) error) {
 }
 
 // connected runs a command's body under the command's deadline and signal
-// handling, and explains the error it returns in one line.
+// handling, and explains the error it returns in one line. A body still
+// running defaultGrace after its context ended (a driver that cannot
+// interrupt a call to a server that stopped answering) is abandoned: its
+// later output is dropped, and the command fails at once.
 func (c *cli) connected(ctx context.Context, f *dbFlags, body func(context.Context) error) error {
 	ctx, cancel, err := c.prepare(ctx, f)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	return explain(ctx, f, body(ctx))
+	stdout, stderr := &gate{w: c.stdout}, &gate{w: c.stderr}
+	c.stdout, c.stderr = stdout, stderr
+	done := make(chan error, 1)
+	go func() { done <- body(ctx) }()
+	select {
+	case err := <-done:
+		return explain(ctx, f, err)
+	case <-ctx.Done():
+	}
+	grace := c.grace
+	if grace <= 0 {
+		grace = defaultGrace
+	}
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return explain(ctx, f, err)
+	case <-timer.C:
+		stdout.close()
+		stderr.close()
+		return explain(ctx, f, fmt.Errorf("the database did not give up within %v; abandoned", grace))
+	}
+}
+
+// gate passes writes to w until it is closed, then drops them.
+type gate struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return 0, errors.New("abandoned")
+	}
+	return g.w.Write(p)
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
 }
 
 // migrateCmd creates the table and its index when they are missing, with
@@ -386,25 +507,70 @@ func (c *cli) migrateCmd() (*flag.FlagSet, func(context.Context) error) {
 	return fs, func(ctx context.Context) error {
 		return c.connected(ctx, &f, func(ctx context.Context) error {
 
-			// First only check: a table already there is left alone, and a role
-			// without CREATE can run migrate as a check.
-			s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
-			if err == nil {
-				fmt.Fprintf(c.stdout, "table %s already present; nothing to do\n", describe(s))
-				return s.Close()
+			if path, ok := dsn.SQLiteFile(f.dsn); ok {
+				if err := noSuchDirectory(path); err != nil {
+					return err
+				}
 			}
-			if ctx.Err() != nil {
-				return err
-			}
-			s, err = c.open(ctx, &f, sqlstore.WithCreateTable(true))
+			// A current table is left alone (New runs no DDL then), so a role
+			// without CREATE or ALTER can run migrate as a check.
+			s, err := c.open(ctx, &f, sqlstore.WithCreateTable(true))
 			if err != nil {
-				return err
+				return explainCreate(err, f.dsn)
 			}
-			fmt.Fprintf(c.stdout, "created table %s and index %s\n", describe(s), hook.Describe(s).Index)
+			switch hook.DDL(s) {
+			case "created":
+				fmt.Fprintf(c.stdout, "created table %s and its indexes\n", describe(s))
+			case "upgraded":
+				fmt.Fprintf(c.stdout, "upgraded table %s: owner, created, updated and ended columns and the owner index %s\n", describe(s), hook.Describe(s).OwnerIndex)
+			default:
+				fmt.Fprintf(c.stdout, "table %s already present; nothing to do\n", describe(s))
+			}
 			return s.Close()
 		})
 	}
 }
+
+// storeCreateHint starts the hint the store adds to a failed creation,
+// whatever the cause: that a role with more privileges should create the
+// table, with schema/DIALECT.sql or `sqlstore migrate`.
+const storeCreateHint = "; have a role that may create it"
+
+// explainCreate gives a failed migrate the hint its cause calls for. The
+// store's own hint blames privileges, and names `sqlstore migrate`, whatever
+// went wrong: it is dropped, and a privilege problem, a missing schema or
+// database, or nothing more is said instead.
+func explainCreate(err error, dsnStr string) error {
+	msg := err.Error()
+	base, _, storeHint := strings.Cut(msg, storeCreateHint)
+	_, _, dialect, _ := dsn.Parse(dsnStr)
+	var hint string
+	switch {
+	case hook.Denied(err):
+		hint = "; the DSN's role may not create it: run migrate as a role that may, or have one run the statements `sqlstore schema -dialect " + dialect + "` prints"
+	case hook.MissingSchema(err):
+		what := "schema"
+		if dialect == "mysql" {
+			what = "database"
+		}
+		hint = "; create the " + what + " first, or name an existing one with -schema"
+	default:
+		if !storeHint {
+			return err
+		}
+	}
+	return &rewritten{msg: base + hint, err: err}
+}
+
+// rewritten is an error whose message was rewritten; its chain is the
+// original's.
+type rewritten struct {
+	msg string
+	err error
+}
+
+func (e *rewritten) Error() string { return e.msg }
+func (e *rewritten) Unwrap() error { return e.err }
 
 // pruneCmd runs one full sweep.
 func (c *cli) pruneCmd() (*flag.FlagSet, func(context.Context) error) {
@@ -418,7 +584,7 @@ func (c *cli) pruneCmd() (*flag.FlagSet, func(context.Context) error) {
 		}
 		return c.connected(ctx, &f, func(ctx context.Context) error {
 
-			s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false), sqlstore.WithPruneBatchSize(*batch))
+			s, err := c.openExisting(ctx, &f, sqlstore.WithCreateTable(false), sqlstore.WithPruneBatchSize(*batch))
 			if err != nil {
 				return err
 			}
@@ -489,7 +655,7 @@ func (c *cli) statsCmd() (*flag.FlagSet, func(context.Context) error) {
 	return fs, func(ctx context.Context) error {
 		return c.connected(ctx, &f, func(ctx context.Context) error {
 
-			s, err := c.open(ctx, &f, sqlstore.WithCreateTable(false))
+			s, err := c.openExisting(ctx, &f, sqlstore.WithCreateTable(false))
 			if err != nil {
 				return err
 			}

@@ -11,7 +11,9 @@
 // sqlite:FILE); without -dsn, DATABASE_URL is used. Errors are one line on
 // stderr, starting with "sqlstore:"; the exit status is 0 on success, 1 on
 // failure and 2 on a usage error. SIGINT and SIGTERM cancel the command in
-// flight; a second signal kills the process at once.
+// flight, as -timeout does; a command whose database does not give up within
+// a few seconds of that is abandoned with an error. A second signal kills the
+// process at once.
 //
 // Install it with
 //
@@ -25,7 +27,9 @@ import (
 	"syscall"
 
 	_ "github.com/go-sql-driver/mysql" // registers "mysql"
-	_ "github.com/lib/pq"              // registers "postgres"
+	// pgx, not lib/pq: lib/pq cannot interrupt a call to a server that
+	// stopped answering, so neither -timeout nor a signal would stop it.
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	_ "modernc.org/sqlite"             // registers "sqlite"
 )
 

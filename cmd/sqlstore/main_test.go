@@ -255,6 +255,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"prune", "-dsn", dsn, "-timeout", "-1s"}, "-timeout -1s is negative"},
 		{[]string{"migrate", "-dsn", dsn, "-schema", "x y"}, `-schema "x y"`},
 		{[]string{"migrate", "-dsn", dsn, "-columns", "id,data,1expiry"}, `-columns "1expiry"`},
+		// A DSN that cannot name a database is a usage error too.
+		{[]string{"stats", "-dsn", "oracle://scott@db/orcl"}, `stats: unsupported dsn scheme "oracle"`},
+		{[]string{"prune", "-dsn", "redis://u:pw@h/0"}, `prune: unsupported dsn scheme "redis"`},
+		{[]string{"migrate", "-dsn", "sessions.db"}, "migrate: the dsn is not a URL"},
+		{[]string{"stats", "-dsn", "postgres://u:pw@h:port/db"}, "stats: invalid dsn postgres://xxxxx@h:port/db: the port is not a number"},
+		{[]string{"stats", "-dsn", "mysql://u:p/w@h/db"}, "stats: invalid dsn mysql://xxxxx@h/db: an @ is not where the user info ends"},
 	} {
 		wantError(t, runIn(t, nil, tc.args...), exitUsage, tc.want)
 		wantError(t, runBin(t, nil, tc.args...), exitUsage, tc.want)
@@ -266,12 +272,15 @@ func TestUsageErrors(t *testing.T) {
 
 func TestRuntimeErrors(t *testing.T) {
 	t.Parallel()
-	missing := "sqlite:" + filepath.Join(t.TempDir(), "empty.db")
+	emptyFile := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(emptyFile, nil, 0o600); err != nil { // an empty SQLite database
+		t.Fatal(err)
+	}
+	missing := "sqlite:" + emptyFile
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"stats", "-dsn", "oracle://scott@db/orcl"}, "stats: unsupported dsn"},
 		{[]string{"migrate", "-dsn", "postgres://postgres@127.0.0.1:1/test?sslmode=disable"}, "connection refused"},
 		{[]string{"prune", "-dsn", "mysql://root@127.0.0.1:1/test"}, "connection refused"},
 		{[]string{"stats", "-dsn", missing, "-table", "nothing_here"}, "stats: table main.nothing_here does not exist"},
@@ -282,7 +291,7 @@ func TestRuntimeErrors(t *testing.T) {
 	}
 	// A password in the DSN never shows in an error.
 	r := runIn(t, nil, "stats", "-dsn", "oracle://scott:tiger@db/orcl")
-	wantError(t, r, exitFail, "unsupported dsn")
+	wantError(t, r, exitUsage, "unsupported dsn")
 	if strings.Contains(r.stderr, "tiger") {
 		t.Errorf("the error shows the password: %q", r.stderr)
 	}
@@ -341,7 +350,7 @@ func testCommands(t *testing.T, kind string, custom bool) {
 
 	r := runIn(t, nil, args("migrate")...)
 	wantOK(t, r)
-	if want := "created table " + qualified + " (" + kind + ") and index " + table + "_expiry_idx\n"; r.stdout != want {
+	if want := "created table " + qualified + " (" + kind + ") and its indexes\n"; r.stdout != want {
 		t.Errorf("migrate printed %q, want %q", r.stdout, want)
 	}
 	r = runBin(t, nil, args("migrate")...)

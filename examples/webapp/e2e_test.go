@@ -97,7 +97,7 @@ func testBrowser(t *testing.T, chromium, bin, kind string) {
 		table = testdb.Name("webapp")
 		t.Cleanup(func() { testdb.Drop(t, db, table) })
 		env = append(env, "DATABASE_URL="+dbURL, "SESSIONS_TABLE="+table)
-		wantDB = name + " (" + redact(dbURL) + ")"
+		wantDB = name + " (" + sqlstore.RedactDSN(dbURL) + ")"
 	}
 
 	srv := startApp(t, bin, dir, env, "127.0.0.1:0")

@@ -31,7 +31,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -71,7 +70,8 @@ func main() {
 // run serves the site on addr until ctx is done, then shuts down.
 func run(ctx context.Context, addr, table string, out io.Writer) error {
 	// 1. The store: an empty DSN means DATABASE_URL, else SQLite's
-	// sessions.db. Open creates the table if it is missing.
+	// sessions.db. Open creates the table if it is missing. Its errors
+	// never hold the password of the DSN, so they can be printed.
 	store, err := sqlstore.Open(ctx, "", sqlstore.WithTable(table))
 	if err != nil {
 		return err
@@ -216,7 +216,8 @@ func databaseName(dsnStr string) string {
 	return map[string]string{"postgres": "PostgreSQL", "mysql": "MySQL", "sqlite": "SQLite"}[dialect]
 }
 
-// describeDatabase says where the sessions are, without a password.
+// describeDatabase says where the sessions are, without a password:
+// sqlstore.RedactDSN hides it, however the URL is written.
 func describeDatabase() string {
 	dbURL := os.Getenv("DATABASE_URL")
 	kind := databaseName(dbURL)
@@ -227,16 +228,7 @@ func describeDatabase() string {
 		}
 		return fmt.Sprintf("%s (%s)", kind, path)
 	}
-	return fmt.Sprintf("%s (%s)", kind, redact(dbURL))
-}
-
-// redact replaces the password of a URL with "xxxxx".
-func redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil {
-		return "DATABASE_URL" // unparsable: it could hold a password anywhere
-	}
-	return u.Redacted()
+	return fmt.Sprintf("%s (%s)", kind, sqlstore.RedactDSN(dbURL))
 }
 
 func envOr(name, def string) string {

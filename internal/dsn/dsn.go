@@ -42,36 +42,145 @@ func findDriver(dialect string) (string, error) {
 	return "", fmt.Errorf("sqlstore: no %s driver is registered; add import %s to your program", dialect, strings.Join(imports, " or "))
 }
 
-// Parse maps dsn to a registered driver, its own DSN and the dialect name
-// ("postgres", "mysql" or "sqlite"). An empty dsn falls back to DATABASE_URL,
-// then to sqlite:DefaultSQLiteFile.
-func Parse(dsn string) (driverName, driverDSN, dialect string, err error) {
+// Effective returns the dsn Parse uses for dsn: dsn itself, else
+// DATABASE_URL, else sqlite:DefaultSQLiteFile.
+func Effective(dsn string) string {
 	if dsn == "" {
 		dsn = os.Getenv("DATABASE_URL")
 	}
 	if dsn == "" {
 		dsn = "sqlite:" + DefaultSQLiteFile
 	}
-	scheme, _, _ := strings.Cut(dsn, ":")
-	switch strings.ToLower(scheme) {
-	case "postgres", "postgresql":
-		if driverName, err = findDriver("postgres"); err != nil {
-			return "", "", "", err
-		}
-		return driverName, dsn, "postgres", nil
-	case "mysql":
-		if driverName, err = findDriver("mysql"); err != nil {
-			return "", "", "", err
-		}
-		driverDSN, err = MySQL(dsn)
-		return driverName, driverDSN, "mysql", err
-	case "sqlite", "sqlite3", "file":
-		if driverName, err = findDriver("sqlite"); err != nil {
-			return "", "", "", err
-		}
-		return driverName, SQLite(driverName, dsn), "sqlite", nil
+	return dsn
+}
+
+// Parse maps dsn to a registered driver, its own DSN and the dialect name
+// ("postgres", "mysql" or "sqlite"). An empty dsn falls back to DATABASE_URL,
+// then to sqlite:DefaultSQLiteFile (see Effective). A dsn that Check refuses
+// is refused before any driver sees it.
+func Parse(dsn string) (driverName, driverDSN, dialect string, err error) {
+	dsn = Effective(dsn)
+	if dialect, err = check(dsn); err != nil {
+		return "", "", "", err
 	}
-	return "", "", "", fmt.Errorf("sqlstore: unsupported dsn %q (want a postgres://, mysql://, sqlite: or file: URL)", Redact(dsn))
+	if driverName, err = findDriver(dialect); err != nil {
+		return "", "", "", err
+	}
+	switch dialect {
+	case "postgres":
+		return driverName, dsn, dialect, nil
+	case "mysql":
+		driverDSN, err = MySQL(dsn)
+		return driverName, driverDSN, dialect, err
+	}
+	return driverName, SQLite(driverName, dsn), dialect, nil
+}
+
+// Check returns an error, which never holds the dsn's user info, unless dsn
+// is a URL that Parse accepts: a postgres://, postgresql:// or mysql:// URL
+// whose user name and password are percent-encoded, or a sqlite: or file:
+// dsn without user info. It looks for no driver.
+//
+// A URL whose user info is ambiguous is refused, because drivers disagree on
+// where the user info ends (net/url and lib/pq split at the last @ before the
+// path, pgx at the first @ before a /): so no driver can take part of a
+// password for a host or database name and print it in an error.
+func Check(dsn string) error {
+	_, err := check(dsn)
+	return err
+}
+
+// wantDSN lists the dsns sqlstore accepts, for error messages.
+const wantDSN = "want a postgres://, postgresql://, mysql://, sqlite: or file: URL"
+
+// encodeHint tells how to write special characters in user info.
+const encodeHint = "percent-encode special characters of the user name and password (@ as %40, / as %2F, ? as %3F, # as %23, % as %25, a space as %20)"
+
+// check is Check, returning the dialect of a good dsn.
+func check(dsn string) (dialect string, err error) {
+	scheme, rest, ok := cutScheme(dsn)
+	if !ok {
+		// It could be a driver's own format (user:pass@tcp(host)/db,
+		// host=h password=p): print none of it.
+		return "", fmt.Errorf("sqlstore: the dsn is not a URL: %s", wantDSN)
+	}
+	switch scheme {
+	case "postgres", "postgresql":
+		return "postgres", checkURL(dsn, scheme, rest)
+	case "mysql":
+		return "mysql", checkURL(dsn, scheme, rest)
+	case "sqlite", "sqlite3", "file":
+		if body, ok := strings.CutPrefix(rest, "//"); ok {
+			// An @ before the path, or after a colon: user info, which a
+			// SQLite dsn has no use for, and which would end up in a
+			// file name.
+			authority, _, _ := strings.Cut(body, "/")
+			beforeAt, _, hasAt := strings.Cut(body, "@")
+			if strings.Contains(authority, "@") || hasAt && strings.Contains(beforeAt, ":") {
+				return "", fmt.Errorf("sqlstore: invalid dsn %s: a SQLite dsn has no user name or password; want sqlite:PATH, sqlite:///ABSOLUTE/PATH or file:PATH", Redact(dsn))
+			}
+		}
+		return "sqlite", nil
+	}
+	return "", fmt.Errorf("sqlstore: unsupported dsn scheme %q: %s", scheme, wantDSN)
+}
+
+// checkURL checks a postgres:// or mysql:// dsn.
+func checkURL(dsn, scheme, rest string) error {
+	body, ok := strings.CutPrefix(rest, "//")
+	if !ok {
+		return fmt.Errorf("sqlstore: invalid dsn %s: want %s://HOST/DATABASE, with USER:PASSWORD@ before HOST if needed", Redact(dsn), scheme)
+	}
+	authority, after := body, ""
+	if i := strings.IndexAny(body, "/?#"); i >= 0 {
+		authority, after = body[:i], body[i:]
+	}
+	if strings.Count(authority, "@") > 1 || strings.Contains(after, "@") {
+		return fmt.Errorf("sqlstore: invalid dsn %s: an @ is not where the user info ends; %s, and any other @ as %%40", Redact(dsn), encodeHint)
+	}
+	if _, err := url.Parse(dsn); err != nil {
+		return fmt.Errorf("sqlstore: invalid dsn %s: %s", Redact(dsn), urlProblem(dsn, err))
+	}
+	return nil
+}
+
+// urlProblem describes why url.Parse refused dsn without quoting any of it:
+// net/url's messages quote the part at fault, which can be a piece of the
+// password.
+func urlProblem(dsn string, err error) string {
+	if _, rerr := url.Parse(Redact(dsn)); rerr == nil {
+		return "the user name or password is not valid URL syntax; " + encodeHint
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "invalid port"):
+		return "the port is not a number; if the host part holds a password, " + encodeHint
+	case strings.Contains(msg, "invalid URL escape"):
+		return "a % does not start a %XX escape; write a % as %25"
+	case strings.Contains(msg, "control character"):
+		return "the dsn holds a control character"
+	case strings.Contains(msg, "invalid character") || strings.Contains(msg, "missing ']'"):
+		return "the host name holds a character that is not allowed there"
+	}
+	return "not a valid URL; " + encodeHint
+}
+
+// cutScheme returns the lowercased scheme of s and what follows its colon;
+// ok is false when s does not start with a scheme (a letter, then letters,
+// digits, +, - or ., then a colon).
+func cutScheme(s string) (scheme, rest string, ok bool) {
+	i := strings.IndexByte(s, ':')
+	if i <= 0 {
+		return "", s, false
+	}
+	for j := range i {
+		c := s[j]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (j == 0 || !('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return "", s, false
+		}
+	}
+	return strings.ToLower(s[:i]), s[i+1:], true
 }
 
 // MySQL turns mysql://user:pass@host:port/db?params into
@@ -148,30 +257,50 @@ func SQLite(driverName, dsn string) string {
 	return path + sep + strings.Join(params, "&")
 }
 
-// Redact hides the password of a URL-shaped dsn, also of one that does not
-// parse as a URL.
-func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err == nil {
-		if u.User == nil {
-			return dsn
+// SQLiteFile returns the file a sqlite:, sqlite3: or file: dsn names,
+// percent-decoded as SQLite decodes URI file names; ok is false for other
+// dsns and for in-memory databases.
+func SQLiteFile(dsn string) (path string, ok bool) {
+	scheme, rest, isURL := cutScheme(dsn)
+	if !isURL || scheme != "sqlite" && scheme != "sqlite3" && scheme != "file" {
+		return "", false
+	}
+	if scheme != "file" {
+		rest = strings.TrimPrefix(rest, "//") // as SQLite does with it
+	}
+	path, query, _ := strings.Cut(rest, "?")
+	path, _, _ = strings.Cut(path, "#")
+	if after, ok := strings.CutPrefix(path, "//"); ok { // file://[localhost]/abs
+		host, abs, _ := strings.Cut(after, "/")
+		if host != "" && host != "localhost" {
+			return "", false
 		}
-		return u.Redacted()
+		path = "/" + abs
 	}
-	// scheme://user:password@host...: the user info ends at the last @
-	// before the path.
-	scheme, rest, ok := strings.Cut(dsn, "://")
-	if !ok {
+	if p, err := url.PathUnescape(path); err == nil {
+		path = p
+	}
+	q, _ := url.ParseQuery(query)
+	if path == "" || path == ":memory:" || q.Get("mode") == "memory" || strings.HasPrefix(query, "vfs=memdb") || q.Get("vfs") == "memdb" {
+		return "", false
+	}
+	return path, true
+}
+
+// NoCreate returns a sqlite:, sqlite3: or file: dsn that opens its file
+// read-write but fails, instead of creating it, when the file is missing:
+// SQLite's mode=rw, unless the dsn sets a mode of its own. Other dsns come
+// back as they are.
+func NoCreate(dsn string) string {
+	if _, ok := SQLiteFile(dsn); !ok {
 		return dsn
 	}
-	authority, path := rest, ""
-	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
-		authority, path = rest[:i], rest[i:]
-	}
-	at := strings.LastIndex(authority, "@")
-	user, _, hasPass := strings.Cut(authority[:max(at, 0)], ":")
-	if at < 0 || !hasPass {
+	_, query, hasQuery := strings.Cut(dsn, "?")
+	if q, _ := url.ParseQuery(query); q.Has("mode") {
 		return dsn
 	}
-	return scheme + "://" + user + ":xxxxx" + authority[at:] + path
+	if hasQuery {
+		return dsn + "&mode=rw"
+	}
+	return dsn + "?mode=rw"
 }

@@ -11,8 +11,8 @@ import (
 
 // Info names a store's dialect and table, unquoted.
 type Info struct {
-	Dialect              string // "postgres", "mysql" or "sqlite"
-	Schema, Table, Index string
+	Dialect                          string // "postgres", "mysql" or "sqlite"
+	Schema, Table, Index, OwnerIndex string
 }
 
 var (
@@ -25,4 +25,13 @@ var (
 	// Prune is Store.Prune, calling progress with the running total of
 	// deleted rows after every batch.
 	Prune func(ctx context.Context, store any, progress func(deleted int64)) (int64, error)
+	// DDL returns what New did to store's table: "created", "upgraded", or
+	// "" when the table was current.
+	DDL func(store any) string
+	// Denied reports whether err is the database refusing a statement for
+	// want of a privilege.
+	Denied func(err error) bool
+	// MissingSchema reports whether err says the table's schema (MySQL:
+	// database) does not exist.
+	MissingSchema func(err error) bool
 )
