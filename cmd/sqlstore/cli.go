@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/defaults"
 	"github.com/go-sqlstore/sqlstore/internal/dsn"
