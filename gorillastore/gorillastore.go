@@ -57,6 +57,7 @@ import (
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/hook"
 	"github.com/go-sqlstore/sqlstore/internal/memo"
+	"github.com/go-sqlstore/sqlstore/internal/owner"
 )
 
 var _ sessions.Store = (*Store)(nil)
@@ -85,6 +86,13 @@ type Store struct {
 	// decoded; nil means slog.Default(). Its records name the session's
 	// key in the table, never its id or values.
 	Logger *slog.Logger
+	// OwnerKey, when set, makes every Save that writes a session's values
+	// record who it belongs to (sqlstore.Store.SetOwned): the value under
+	// OwnerKey in session.Values (a string, an integer or a fmt.Stringer),
+	// or nobody when there is none. Then session.Values[OwnerKey] = userID
+	// at login is all an application does to list a user's sessions
+	// (sqlstore.Store.Sessions) and end them (sqlstore.Store.DeleteOwner).
+	OwnerKey string
 
 	s   *sqlstore.Store
 	mem *memo.Memo
@@ -245,7 +253,7 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.
 		if st.hook != nil {
 			st.hook("set")
 		}
-		if err = st.s.Set(ctx, session.ID, data, expiry); err == nil {
+		if err = st.set(ctx, session, data, expiry); err == nil {
 			st.mem.Remember(session.ID, data)
 		}
 	}
@@ -255,6 +263,18 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.
 	}
 	http.SetCookie(w, sessions.NewCookie(name, encoded, session.Options))
 	return nil
+}
+
+// set writes the session, with its owner when OwnerKey is set.
+func (st *Store) set(ctx context.Context, session *sessions.Session, data []byte, expiry time.Time) error {
+	if st.OwnerKey == "" {
+		return st.s.Set(ctx, session.ID, data, expiry)
+	}
+	who, err := owner.Of(session.Values[st.OwnerKey])
+	if err != nil {
+		return fmt.Errorf("the value under OwnerKey %q: %w", st.OwnerKey, err)
+	}
+	return st.s.SetOwned(ctx, session.ID, who, data, expiry)
 }
 
 // RenewID deletes the stored session and clears its id, so that the next

@@ -604,3 +604,120 @@ func TestEncodeStable(t *testing.T) {
 		t.Fatal("decoding junk succeeded")
 	}
 }
+
+// accountHandler serves login, a slow request held between its load and its
+// save, logout and whoami, for the tests of sessions that belong to a user.
+func accountHandler(st *Store, entered, gate chan struct{}) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		session, err := st.Get(r, cookieName)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		switch r.URL.Path {
+		case "/login":
+			if err := st.RenewID(r.Context(), session); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			session.Values["user"] = r.URL.Query().Get("user")
+		case "/slow":
+			entered <- struct{}{}
+			<-gate
+			if r.URL.Query().Has("change") {
+				session.Values["seen"] = time.Now().UnixNano()
+			}
+		case "/logout":
+			session.Options.MaxAge = -1
+		}
+		if err := session.Save(r, w); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, session.Values["user"])
+	})
+	return mux
+}
+
+// TestLogoutStaysLogout: a request that loaded the session before a logout
+// and saves it after, changed or not, does not log the user back in.
+func TestLogoutStaysLogout(t *testing.T) {
+	eachKind(t, func(t *testing.T, kind string) {
+		for _, change := range []bool{false, true} {
+			t.Run(fmt.Sprintf("changed=%v", change), func(t *testing.T) {
+				e := newEnv(t, kind)
+				entered, gate := make(chan struct{}), make(chan struct{})
+				srv := httptest.NewServer(accountHandler(e.store(keys()), entered, gate))
+				defer srv.Close()
+				c := newClient(t, srv)
+				c.do("/login?user=ann")
+				cookie := c.cookie()
+				path := "/slow"
+				if change {
+					path += "?change=1"
+				}
+				done := make(chan int)
+				go func() {
+					req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+					req.AddCookie(&http.Cookie{Name: cookieName, Value: cookie})
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						done <- 0
+						return
+					}
+					resp.Body.Close()
+					done <- resp.StatusCode
+				}()
+				<-entered
+				c.do("/logout")
+				close(gate)
+				if code := <-done; code != http.StatusOK {
+					t.Fatalf("the slow request: status %d", code)
+				}
+				if n, err := e.sql.Count(context.Background()); err != nil || n != 0 {
+					t.Fatalf("Count after logout = %d, %v; want 0 live sessions", n, err)
+				}
+				replay := newClient(t, srv)
+				u, _ := url.Parse(srv.URL)
+				replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: cookieName, Value: cookie, Path: "/"}})
+				if got := replay.do("/whoami"); got != "<nil>" {
+					t.Fatalf("after logout, the old cookie is user %q; want logged out", got)
+				}
+			})
+		}
+	})
+}
+
+// TestOwnerKey: with OwnerKey, the sessions of a user are listed and ended
+// by the user id the app puts in the session at login.
+func TestOwnerKey(t *testing.T) {
+	eachKind(t, func(t *testing.T, kind string) {
+		e := newEnv(t, kind)
+		st := e.store(keys())
+		st.OwnerKey = "user"
+		srv := httptest.NewServer(accountHandler(st, nil, nil))
+		defer srv.Close()
+		ctx := context.Background()
+		phone, laptop, other := newClient(t, srv), newClient(t, srv), newClient(t, srv)
+		phone.do("/login?user=ann")
+		laptop.do("/login?user=ann")
+		other.do("/login?user=bob")
+		list, err := e.sql.Sessions(ctx, "ann")
+		if err != nil || len(list) != 2 {
+			t.Fatalf("Sessions(ann) = %d, %v; want phone and laptop", len(list), err)
+		}
+		n, err := e.sql.DeleteOwner(ctx, "ann")
+		if err != nil || n != 2 {
+			t.Fatalf("DeleteOwner(ann) = %d, %v; want 2", n, err)
+		}
+		for _, c := range []*client{phone, laptop} {
+			if got := c.do("/whoami"); got != "<nil>" {
+				t.Fatalf("a session of ann after DeleteOwner: user %q, want logged out", got)
+			}
+		}
+		if got := other.do("/whoami"); got != "bob" {
+			t.Fatalf("bob's session: user %q, want bob", got)
+		}
+	})
+}

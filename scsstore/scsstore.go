@@ -75,6 +75,7 @@ import (
 
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/memo"
+	"github.com/go-sqlstore/sqlstore/internal/owner"
 )
 
 // Compile-time checks that Store is every kind of scs store.
@@ -219,26 +220,11 @@ func (st *Store) set(ctx context.Context, token string, b []byte, expiry time.Ti
 	if err != nil {
 		return fmt.Errorf("decoding the values for the owner: %w", err)
 	}
-	owner, err := ownerOf(values[st.ownerKey])
+	owner, err := owner.Of(values[st.ownerKey])
 	if err != nil {
 		return fmt.Errorf("the value under the owner key %q: %w", st.ownerKey, err)
 	}
 	return st.s.SetOwned(ctx, token, owner, b, expiry)
-}
-
-// ownerOf turns the value under the owner key into an owner: "" for none.
-func ownerOf(v any) (string, error) {
-	switch v := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return v, nil
-	case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-		return fmt.Sprint(v), nil
-	case fmt.Stringer:
-		return v.String(), nil
-	}
-	return "", fmt.Errorf("%T is not a string, an integer or a fmt.Stringer", v)
 }
 
 // Delete deletes session token. A missing or malformed token (scs deletes
