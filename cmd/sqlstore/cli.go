@@ -105,6 +105,10 @@ func commands() []command {
 			"-dsn DSN [-batch N] [-schema S] [-table T] [-columns id,data,expiry] [-timeout D]", (*cli).pruneCmd},
 		{"stats", "print live and expired counts, oldest and newest expiry, table size",
 			"-dsn DSN [-json] [-schema S] [-table T] [-columns id,data,expiry] [-timeout D]", (*cli).statsCmd},
+		{"sessions", "list the live sessions of a user, most recently active first",
+			"-dsn DSN -owner USER [-json] [-schema S] [-table T] [-timeout D]", (*cli).sessionsCmd},
+		{"revoke", "end every live session of a user now",
+			"-dsn DSN -owner USER [-schema S] [-table T] [-timeout D]", (*cli).revokeCmd},
 	}
 }
 
@@ -224,12 +228,15 @@ func (c *cli) fail(name string, err error) int {
 // tableFlags are the flags naming the table, shared by every command.
 type tableFlags struct {
 	schema, table, columns string
+	ownerColumns           string
 	hashedIDs              bool
 }
 
 func (f *tableFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.schema, "schema", "", "PostgreSQL schema, MySQL database or SQLite attached database of the table (default: the connection's own)")
 	fs.StringVar(&f.table, "table", defaults.Table, "table name")
+	fs.StringVar(&f.ownerColumns, "owner-columns", strings.Join([]string{defaults.OwnerColumn, defaults.CreatedColumn, defaults.UpdatedColumn, defaults.EndedColumn}, ","),
+		"names of the owner, created, updated and ended columns, comma-separated")
 	fs.StringVar(&f.columns, "columns", strings.Join([]string{defaults.IDColumn, defaults.DataColumn, defaults.ExpiryColumn}, ","),
 		"names of the id, data and expiry columns, comma-separated")
 	fs.BoolVar(&f.hashedIDs, "hashed-ids", true, "the id column holds hex SHA-256 hashes of the ids (the store's default; sets the id column's type)")
@@ -274,6 +281,17 @@ func (f *tableFlags) options() ([]sqlstore.Option, error) {
 		if _, err := sqlstore.CreateTableSQL(sqlstore.SQLite, n.opt); err != nil {
 			return nil, usagef("%s %q: %v", n.flag, n.value, err)
 		}
+	}
+	oc := strings.Split(f.ownerColumns, ",")
+	for i := range oc {
+		oc[i] = strings.TrimSpace(oc[i])
+	}
+	if len(oc) != 4 {
+		return nil, usagef("-owner-columns %q: want four names, owner,created,updated,ended", f.ownerColumns)
+	}
+	opts = append(opts, sqlstore.WithOwnerColumns(oc[0], oc[1], oc[2], oc[3]))
+	if _, err := sqlstore.CreateTableSQL(sqlstore.SQLite, opts...); err != nil {
+		return nil, usagef("-columns %q, -owner-columns %q: %v", f.columns, f.ownerColumns, err)
 	}
 	return opts, nil
 }
@@ -694,6 +712,95 @@ func (c *cli) statsCmd() (*flag.FlagSet, func(context.Context) error) {
 			}
 			fmt.Fprintf(c.stdout, "table:    %s\nlive:     %d\nexpired:  %d\noldest:   %s\nnewest:   %s\nsize:     %s\n",
 				out.Table+" ("+out.Dialect+")", out.Live, out.Expired, when(out.Oldest), when(out.Newest), size)
+			return s.Close()
+		})
+	}
+}
+
+// sessionJSON is one line of sessions -json.
+type sessionJSON struct {
+	Key     string     `json:"key"`
+	Created *time.Time `json:"created"` // null for a session from before the owner columns
+	Updated time.Time  `json:"last_active"`
+	Expiry  time.Time  `json:"expiry"`
+	Bytes   int        `json:"bytes"`
+}
+
+// ownerFlag registers -owner, which sessions and revoke need.
+func ownerFlag(fs *flag.FlagSet) *string {
+	return fs.String("owner", "", "the user whose sessions to list or end, as the application records it")
+}
+
+// sessionsCmd lists the live sessions of an owner.
+func (c *cli) sessionsCmd() (*flag.FlagSet, func(context.Context) error) {
+	fs := flag.NewFlagSet("sessions", flag.ContinueOnError)
+	var f dbFlags
+	f.register(fs)
+	owner := ownerFlag(fs)
+	asJSON := fs.Bool("json", false, "print one JSON object per session instead of text")
+	return fs, func(ctx context.Context) error {
+		if *owner == "" {
+			return usagef("sessions needs -owner")
+		}
+		return c.connected(ctx, &f, func(ctx context.Context) error {
+			s, err := c.openExisting(ctx, &f, sqlstore.WithCreateTable(false))
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			list, err := s.Sessions(ctx, *owner)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(c.stdout)
+			if !*asJSON {
+				fmt.Fprintf(c.stdout, "%s of %q in %s\n", plural(int64(len(list)), "live session"), *owner, describe(s))
+			}
+			for _, ss := range list {
+				out := sessionJSON{Key: ss.Key, Updated: ss.Updated.UTC(), Expiry: ss.Expiry.UTC(), Bytes: len(ss.Data)}
+				if !ss.Created.IsZero() {
+					t := ss.Created.UTC()
+					out.Created = &t
+				}
+				if *asJSON {
+					if err := enc.Encode(out); err != nil {
+						return fmt.Errorf("writing the sessions: %w", err)
+					}
+					continue
+				}
+				created := "unknown"
+				if out.Created != nil {
+					created = out.Created.Format(time.RFC3339)
+				}
+				fmt.Fprintf(c.stdout, "%s  created %s  last active %s  expires %s\n",
+					ss.Key, created, out.Updated.Format(time.RFC3339), out.Expiry.Format(time.RFC3339))
+			}
+			return s.Close()
+		})
+	}
+}
+
+// revokeCmd ends every live session of an owner.
+func (c *cli) revokeCmd() (*flag.FlagSet, func(context.Context) error) {
+	fs := flag.NewFlagSet("revoke", flag.ContinueOnError)
+	var f dbFlags
+	f.register(fs)
+	owner := ownerFlag(fs)
+	return fs, func(ctx context.Context) error {
+		if *owner == "" {
+			return usagef("revoke needs -owner")
+		}
+		return c.connected(ctx, &f, func(ctx context.Context) error {
+			s, err := c.openExisting(ctx, &f, sqlstore.WithCreateTable(false))
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			n, err := s.DeleteOwner(ctx, *owner)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "ended %s of %q in %s\n", plural(n, "session"), *owner, describe(s))
 			return s.Close()
 		})
 	}
