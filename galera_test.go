@@ -300,7 +300,8 @@ func TestGaleraPruneEverywhere(t *testing.T) {
 		if len(rows) == 0 {
 			return
 		}
-		q := "INSERT INTO " + stores[0].Table().Qualified() + " VALUES " + strings.Join(rows, ",")
+		tb := stores[0].Table()
+		q := "INSERT INTO " + tb.Qualified() + " (" + tb.ID + ", " + tb.Data + ", " + tb.Expiry + ") VALUES " + strings.Join(rows, ",")
 		if _, err := dbs[0].ExecContext(context.Background(), q, args...); err != nil {
 			t.Fatal(err)
 		}
