@@ -128,7 +128,7 @@ func (s *Store) ensureTable(ctx context.Context) error {
 	if !s.cfg.createTable {
 		return fmt.Errorf("sqlstore: table %s %s; upgrade it with `sqlstore migrate` or the statements of schema/%s_upgrade.sql, or use WithCreateTable(true)", name, what, s.d.Name())
 	}
-	err = s.upgrade(ctx, missing, index)
+	err = s.upgrade(ctx)
 	switch {
 	case err == nil:
 		return nil
@@ -195,8 +195,9 @@ func (s *Store) ownerIndex(ctx context.Context) (indexState, error) {
 // statement at a time on one connection, behind the table's lock where the
 // database has one, with a short wait for each DDL lock (retried while the
 // context lasts), so that many processes starting at once upgrade once and
-// traffic is never queued behind the upgrade for long.
-func (s *Store) upgrade(ctx context.Context, missing []string, index indexState) error {
+// traffic is never queued behind the upgrade for long. It reads the
+// columns and the owner index again once it holds the lock.
+func (s *Store) upgrade(ctx context.Context) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
@@ -208,9 +209,11 @@ func (s *Store) upgrade(ctx context.Context, missing []string, index indexState)
 	}
 	defer release()
 	// Another process may have upgraded the table while this one waited.
-	if missing, err = s.missingColumns(ctx); err == nil {
-		index, err = s.ownerIndex(ctx)
+	missing, err := s.missingColumns(ctx)
+	if err != nil {
+		return err
 	}
+	index, err := s.ownerIndex(ctx)
 	if err != nil {
 		return err
 	}
