@@ -170,3 +170,68 @@ func TestSchemaUpgradeFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestSchemaUpgradeByNew: New does what schema/*_upgrade.sql do, as their
+// comments say. Processes starting at once on a table of the previous
+// version, with a session in it, all succeed; the table then serves a store
+// that alters nothing, and the session written before the upgrade.
+func TestSchemaUpgradeByNew(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			db := testdb.Open(t, kind)
+			table := testdb.Table(t, db)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			rename := func(stmt string) string { return strings.ReplaceAll(stmt, "sessions", table) }
+			for _, stmt := range schemaPrevious[kind] {
+				if _, err := db.ExecContext(ctx, rename(stmt)); err != nil {
+					t.Fatalf("%s: %v", rename(stmt), err)
+				}
+			}
+			sum := sha256.Sum256([]byte("old-id"))
+			if _, err := db.ExecContext(ctx, rename(schemaOldRow[kind]), hex.EncodeToString(sum[:]), []byte("old data")); err != nil {
+				t.Fatal(err)
+			}
+			opts := []sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0)}
+			_, err := sqlstore.New(ctx, db, append(opts, sqlstore.WithCreateTable(false))...)
+			if err == nil || !strings.Contains(err.Error(), "predates the columns owner, created, updated, ended") || !strings.Contains(err.Error(), "schema/"+kind+"_upgrade.sql") {
+				t.Fatalf("New without creation on the previous version's table = %v; want an error pointing to schema/%s_upgrade.sql", err, kind)
+			}
+
+			const procs = 4
+			errs := make(chan error, procs)
+			for range procs {
+				go func() {
+					s, err := sqlstore.New(ctx, db, opts...)
+					if err == nil {
+						err = s.Close()
+					}
+					errs <- err
+				}()
+			}
+			for range procs {
+				if err := <-errs; err != nil {
+					t.Errorf("New upgrading the table: %v", err)
+				}
+			}
+			if t.Failed() {
+				return
+			}
+			s, err := sqlstore.New(ctx, db, append(opts, sqlstore.WithCreateTable(false))...)
+			if err != nil {
+				t.Fatalf("New without creation on the upgraded table: %v", err)
+			}
+			defer s.Close()
+			if data, found, err := s.Get(ctx, "old-id"); err != nil || !found || string(data) != "old data" {
+				t.Fatalf("Get of the session written before the upgrade = %q, %v, %v", data, found, err)
+			}
+			if err := s.SetOwned(ctx, "old-id", "alice", []byte("new data"), time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			if ss, err := s.Sessions(ctx, "alice"); err != nil || len(ss) != 1 || ss[0].Key != s.Key("old-id") || string(ss[0].Data) != "new data" {
+				t.Fatalf("Sessions = %+v, %v; want the session SetOwned took over", ss, err)
+			}
+		})
+	}
+}
