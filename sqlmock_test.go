@@ -560,6 +560,97 @@ func TestMockTouchThresholdAndTTL(t *testing.T) {
 	}
 }
 
+// TestMockAbsoluteTimeout: with WithAbsoluteTimeout, every statement that
+// judges liveness binds now minus the timeout as its cutoff, and a sweep
+// runs PruneCreated with that cutoff after Prune.
+func TestMockAbsoluteTimeout(t *testing.T) {
+	for _, c := range smDialects(t) {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, mock := smMock(t)
+			c.expectNew(mock, true, true)
+			s := smNew(t, c, db, sqlstore.WithAbsoluteTimeout(90*time.Minute), sqlstore.WithPruneBatchSize(2))
+			smMet(t, mock)
+			now, cut := c.at("2024-03-05 10:20:30.123"), c.at("2024-03-05 08:50:30.123")
+			exp := c.at("2024-03-05 11:20:30.123")
+
+			mock.ExpectQuery(c.get).WithArgs(smKey, now, cut).WillReturnRows(smRows("data"))
+			if _, found, err := s.Get(ctx, smID); err != nil || found {
+				t.Errorf("Get = %v, %v; want not found", found, err)
+			}
+			// Set binds no cutoff: created is now.
+			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), exp, nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
+			if err := s.Set(ctx, smID, []byte("x"), smNow.Add(time.Hour)); err != nil {
+				t.Errorf("Set: %v", err)
+			}
+			mock.ExpectExec(c.touch).WithArgs(exp, now, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).
+				WillReturnResult(sqlmock.NewResult(0, 1))
+			if err := s.Touch(ctx, smID, smNow.Add(time.Hour)); err != nil {
+				t.Errorf("Touch: %v", err)
+			}
+			mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnRows(smRows("count").AddRow(int64(2)))
+			if n, err := s.Count(ctx); err != nil || n != 2 {
+				t.Errorf("Count = %d, %v; want 2", n, err)
+			}
+			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(smRows("token", "data", "expiry"))
+			if err := s.Range(ctx, func(string, []byte, time.Time) bool { return true }); err != nil {
+				t.Errorf("Range: %v", err)
+			}
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
+				AddRow(int64(1), int64(0), int64(5), nil, nil))
+			if st, err := s.Stats(ctx); err != nil || st != (sqlstore.Stats{Live: 1, Expired: 5}) {
+				t.Errorf("Stats = %+v, %v; want 1 live, 5 expired", st, err)
+			}
+
+			// A sweep: the expired sessions in batches of 2 (2, 1), then
+			// those past the absolute timeout (2, 0), each statement
+			// prepared and closed, all behind the one lock.
+			if c.tryLock != "" {
+				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+			}
+			mock.ExpectPrepare(c.prune).WillBeClosed()
+			mock.ExpectExec(c.prune).WithArgs(now, 2).WillReturnResult(sqlmock.NewResult(0, 2))
+			mock.ExpectExec(c.prune).WithArgs(now, 2).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectPrepare(c.pruneCreated).WillBeClosed()
+			mock.ExpectExec(c.pruneCreated).WithArgs(cut, 2).WillReturnResult(sqlmock.NewResult(0, 2))
+			mock.ExpectExec(c.pruneCreated).WithArgs(cut, 2).WillReturnResult(sqlmock.NewResult(0, 0))
+			if c.unlock != "" {
+				mock.ExpectExec(c.unlock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			var progress []int64
+			if n, err := s.PruneProgress(ctx, func(n int64) { progress = append(progress, n) }); err != nil || n != 5 {
+				t.Errorf("PruneProgress = %d, %v; want 5", n, err)
+			}
+			if fmt.Sprint(progress) != "[2 3 5]" {
+				t.Errorf("PruneProgress reported %v, want [2 3 5]", progress)
+			}
+			smMet(t, mock)
+
+			// A failed Prune batch ends the sweep before PruneCreated.
+			boom := errors.New("boom")
+			if c.tryLock != "" {
+				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+			}
+			mock.ExpectPrepare(c.prune).WillBeClosed()
+			mock.ExpectExec(c.prune).WithArgs(now, 2).WillReturnError(boom)
+			if c.unlock != "" {
+				mock.ExpectExec(c.unlock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			if _, err := s.Prune(ctx); !errors.Is(err, boom) {
+				t.Errorf("Prune with a failing batch = %v; want boom", err)
+			}
+			smMet(t, mock)
+		})
+	}
+	// A negative timeout is refused before any query.
+	db, mock := smMock(t)
+	if _, err := sqlstore.New(context.Background(), db, sqlstore.WithDialect(sqlstore.SQLite), sqlstore.WithAbsoluteTimeout(-time.Second)); err == nil ||
+		!strings.Contains(err.Error(), "WithAbsoluteTimeout: -1s is negative") {
+		t.Errorf("New(WithAbsoluteTimeout(-1s)) = %v; want an error naming the option", err)
+	}
+	smMet(t, mock)
+}
+
 // smAllCalls calls every method of s and returns the errors by name.
 func smAllCalls(ctx context.Context, s *sqlstore.Store) map[string]error {
 	errs := map[string]error{}
