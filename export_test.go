@@ -21,6 +21,15 @@ const (
 	DefaultExpiryColumn = defaults.ExpiryColumn
 )
 
+// UpgradeSQL returns what d's Upgrade returns for a table with the default
+// names that has none of the owner, created, updated and ended columns: the
+// statements of schema/*_upgrade.sql.
+func UpgradeSQL(d Dialect) []string {
+	cfg := defaultConfig()
+	t := cfg.tableFor(d)
+	return d.Upgrade(t, []string{t.Owner, t.Created, t.Updated, t.Ended})
+}
+
 // Table returns the quoted names the store's statements use.
 func (s *Store) Table() Table { return s.t }
 

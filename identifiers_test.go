@@ -198,22 +198,28 @@ func identIndexes(t *testing.T, kind string, db *sql.DB, schema, table string) [
 	return names
 }
 
-// identCheckIndex checks that the table has exactly one index besides its
-// key, named after the table.
-func identCheckIndex(t *testing.T, kind string, db *sql.DB, schema, table string) string {
+// identCheckIndex checks that the table has exactly two indexes besides its
+// key, its expiry index and its owner index, both named after the table,
+// and returns their names, expiry index first.
+func identCheckIndex(t *testing.T, kind string, db *sql.DB, schema, table string) []string {
 	t.Helper()
 	ix := identIndexes(t, kind, db, schema, table)
-	if len(ix) != 1 {
-		t.Fatalf("table %q has indexes %q; want one expiry index", table, ix)
+	if len(ix) != 2 {
+		t.Fatalf("table %q has indexes %q; want an expiry index and an owner index", table, ix)
 	}
-	name := ix[0]
-	if len(table)+len("_expiry_idx") <= 63 && name != table+"_expiry_idx" {
-		t.Errorf("index of %q is %q; want %q", table, name, table+"_expiry_idx")
+	if strings.HasSuffix(ix[1], "_expiry_idx") {
+		ix[0], ix[1] = ix[1], ix[0]
 	}
-	if len(name) > 63 || !utf8.ValidString(name) || !strings.HasSuffix(name, "_expiry_idx") {
-		t.Errorf("index of %q is %q (%d bytes); want at most 63 bytes of UTF-8 ending in _expiry_idx", table, name, len(name))
+	for i, suffix := range []string{"_expiry_idx", "_owner_idx"} {
+		name := ix[i]
+		if len(table)+len(suffix) <= 63 && name != table+suffix {
+			t.Errorf("index %d of %q is %q; want %q", i, table, name, table+suffix)
+		}
+		if len(name) > 63 || !utf8.ValidString(name) || !strings.HasSuffix(name, suffix) {
+			t.Errorf("indexes of %q are %q; want at most 63 bytes of UTF-8 ending in _expiry_idx and in _owner_idx", table, ix)
+		}
 	}
-	return name
+	return ix
 }
 
 // identExercise runs every operation through s on a real database.
@@ -342,11 +348,12 @@ func TestIdentTwoStoresCoexist(t *testing.T) {
 			indexes := map[string]string{}
 			for _, table := range tables {
 				s := identOpen(t, db, clk, sqlstore.WithTable(table))
-				ix := identCheckIndex(t, kind, db, "", table)
-				if other, dup := indexes[ix]; dup {
-					t.Errorf("tables %q and %q share the index name %q", other, table, ix)
+				for _, ix := range identCheckIndex(t, kind, db, "", table) {
+					if other, dup := indexes[ix]; dup {
+						t.Errorf("tables %q and %q share the index name %q", other, table, ix)
+					}
+					indexes[ix] = table
 				}
-				indexes[ix] = table
 				stores = append(stores, s)
 			}
 			for i, s := range stores {

@@ -139,7 +139,7 @@ func TestQuerierOperations(t *testing.T) {
 			q := &fakeQuerier{}
 			s, mock := qrNew(t, c, q)
 			ctx := context.Background()
-			now := c.at("2024-03-05 10:20:30.123")
+			now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
 			exp := time.Date(2024, 3, 6, 9, 30, 0, 987654321, time.UTC)
 			payload := []byte("a\x00b\xff")
 
@@ -148,7 +148,7 @@ func TestQuerierOperations(t *testing.T) {
 			if err != nil || !found || string(data) != string(payload) {
 				t.Errorf("Get = %q, %v, %v; want %q, true, nil", data, found, err, payload)
 			}
-			wantCall(t, "Get", q.take(), "QueryRow", c.get, smKey, now)
+			wantCall(t, "Get", q.take(), "QueryRow", c.get, smKey, now, cut)
 			if data, found, err := s.Get(ctx, smID); err != nil || !found || data == nil || len(data) != 0 {
 				t.Errorf("Get(empty) = %#v, %v, %v; want []byte{}, true, nil", data, found, err)
 			}
@@ -161,23 +161,23 @@ func TestQuerierOperations(t *testing.T) {
 			if err := s.Set(ctx, smID, payload, exp); err != nil {
 				t.Errorf("Set: %v", err)
 			}
-			wantCall(t, "Set", q.take(), "Exec", c.set, smKey, payload, c.at("2024-03-06 09:30:00.987"))
+			wantCall(t, "Set", q.take(), "Exec", c.set, smKey, payload, c.at("2024-03-06 09:30:00.987"), nil, now, now, false)
 			if err := s.Set(ctx, smID, nil, exp); err != nil {
 				t.Errorf("Set(nil): %v", err)
 			}
-			wantCall(t, "Set(nil)", q.take(), "Exec", c.set, smKey, []byte{}, c.at("2024-03-06 09:30:00.987"))
+			wantCall(t, "Set(nil)", q.take(), "Exec", c.set, smKey, []byte{}, c.at("2024-03-06 09:30:00.987"), nil, now, now, false)
 			if err := s.Touch(ctx, smID, exp); err != nil {
 				t.Errorf("Touch: %v", err)
 			}
-			wantCall(t, "Touch", q.take(), "Exec", c.touch, c.at("2024-03-06 09:30:00.987"), smKey, now,
-				c.at("2024-03-06 09:29:55.987"), c.at("2024-03-06 09:30:05.987"))
+			wantCall(t, "Touch", q.take(), "Exec", c.touch, c.at("2024-03-06 09:30:00.987"), now, smKey, now,
+				c.at("2024-03-06 09:29:55.987"), c.at("2024-03-06 09:30:05.987"), cut)
 			if err := s.Delete(ctx, smID); err != nil {
 				t.Errorf("Delete: %v", err)
 			}
 			wantCall(t, "Delete", q.take(), "Exec", c.del, smKey)
 
 			// The rest still goes through the pool.
-			mock.ExpectQuery(c.count).WithArgs(now).WillReturnRows(smRows("n").AddRow(int64(3)))
+			mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnRows(smRows("n").AddRow(int64(3)))
 			if n, err := s.Count(ctx); err != nil || n != 3 {
 				t.Errorf("Count = %d, %v; want 3 through the *sql.DB", n, err)
 			}

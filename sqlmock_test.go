@@ -41,16 +41,29 @@ type smDialect struct {
 	name                string
 	d                   sqlstore.Dialect
 	schemaQ, schema     string // current-schema query and its result
-	columns             string
+	columns, indexes    string
 	lockName            string // advisory lock name of schema.sessions
 	createLock          string
 	create, createPlain []string // hashed ids, plain ids
 	get, set, touch     string
 	del, count, rng     string
 	clear, prune, stats string
+	pruneCreated        string
 	size                string
 	tryLock, unlock     string
 }
+
+// smColumns are the columns of a current table with the default names:
+// those every version had, then those the upgrade adds.
+var smColumns = []string{"token", "data", "expiry", "owner", "created", "updated", "ended"}
+
+// smIndexes are the indexes of a current table with the default names,
+// besides its primary key.
+var smIndexes = []string{"sessions_expiry_idx", "sessions_owner_idx"}
+
+// smEpoch is the Unix epoch, the cutoff every statement that judges
+// liveness binds without WithAbsoluteTimeout.
+const smEpoch = "1970-01-01 00:00:00.000"
 
 // smDialects returns postgres, mysql and sqlite, in that order, with the
 // statements of testdata/golden ("" where the dialect has none: no creation
@@ -65,11 +78,21 @@ func smDialects(t testing.TB) []smDialect {
 	for i := range cs {
 		c := &cs[i]
 		q := func(name string) string { return goldenSQL(t, c.name, name) }
-		c.schemaQ, c.columns, c.createLock = q("current_schema"), q("columns"), q("create_lock")
+		c.schemaQ, c.columns, c.indexes, c.createLock = q("current_schema"), q("columns"), q("indexes"), q("create_lock")
 		c.create, c.createPlain = goldenSQLs(t, c.name, "create_table"), goldenSQLs(t, c.name, "create_table_plain_ids")
 		c.get, c.set, c.touch, c.del = q("get"), q("set"), q("touch"), q("delete")
 		c.count, c.rng, c.clear, c.prune, c.stats = q("count"), q("range"), q("clear"), q("prune"), q("stats")
+		c.pruneCreated = q("prune_created")
 		c.size, c.tryLock, c.unlock = q("table_size"), q("try_lock"), q("unlock")
+		// The table and its two indexes: one CREATE TABLE, which names
+		// both indexes, on MySQL; a statement each elsewhere.
+		want := 3
+		if c.name == "mysql" {
+			want = 1
+		}
+		if len(c.create) != want || len(c.createPlain) != want {
+			t.Fatalf("%s: %d and %d statements create the table; want %d", c.name, len(c.create), len(c.createPlain), want)
+		}
 	}
 	return cs
 }
@@ -114,6 +137,22 @@ func (c smDialect) raw(s string) driver.Value {
 	return smUTC(s).UnixMilli()
 }
 
+// cutoff returns how the dialect must bind the cutoff of the absolute
+// timeout without WithAbsoluteTimeout: the Unix epoch.
+func (c smDialect) cutoff() driver.Value { return c.at(smEpoch) }
+
+// boolean returns the value the dialect's driver scans for a boolean the
+// query selects: MySQL and SQLite have none and answer 1 or 0.
+func (c smDialect) boolean(b bool) driver.Value {
+	if c.name == "postgres" {
+		return b
+	}
+	if b {
+		return int64(1)
+	}
+	return int64(0)
+}
+
 // locked returns the TryLock result row value.
 func (c smDialect) locked(got bool) driver.Value {
 	if c.name == "mysql" { // GET_LOCK returns 1 or 0
@@ -138,14 +177,30 @@ func smMock(t *testing.T) (*sql.DB, sqlmock.Sqlmock) {
 func smRows(cols ...string) *sqlmock.Rows { return sqlmock.NewRows(cols) }
 
 // expectCatalog expects New's catalog queries with the default names: the
-// schema, then the columns (all three when the table exists, none if not).
+// schema, then the columns (all seven when the table exists, none if not),
+// then, only when the table exists, its indexes (both valid).
 func (c smDialect) expectCatalog(mock sqlmock.Sqlmock, exists bool) {
 	mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("schema").AddRow(c.schema))
 	cols := smRows("column_name")
-	if exists {
-		cols.AddRow("expiry").AddRow("token").AddRow("data")
+	if !exists {
+		mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols)
+		return
+	}
+	for i := range smColumns { // in no particular order
+		cols.AddRow(smColumns[(i+2)%len(smColumns)])
 	}
 	mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols)
+	c.expectIndexes(mock)
+}
+
+// expectIndexes expects the query of the table's indexes, answering that
+// both exist and are valid.
+func (c smDialect) expectIndexes(mock sqlmock.Sqlmock) *sqlmock.ExpectedQuery {
+	rows := smRows("name", "valid")
+	for _, ix := range smIndexes {
+		rows.AddRow(ix, c.boolean(true))
+	}
+	return mock.ExpectQuery(c.indexes).WithArgs(c.schema, "sessions").WillReturnRows(rows)
 }
 
 // expectNew expects New with the default names: the catalog queries, the
@@ -276,15 +331,15 @@ func TestMockHostileNames(t *testing.T) {
 
 			// Every operation sends its statement; the driver's error ends it.
 			boom := errors.New("boom")
-			now, exp := c.at("2024-03-05 10:20:30.123"), c.at("2024-03-05 11:20:30.123")
-			mock.ExpectQuery(q("get")).WithArgs(smKey, now).WillReturnError(boom)
-			mock.ExpectExec(q("set")).WithArgs(smKey, []byte("x"), exp).WillReturnError(boom)
-			mock.ExpectExec(q("touch")).WithArgs(exp, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123")).WillReturnError(boom)
+			now, exp, cut := c.at("2024-03-05 10:20:30.123"), c.at("2024-03-05 11:20:30.123"), c.cutoff()
+			mock.ExpectQuery(q("get")).WithArgs(smKey, now, cut).WillReturnError(boom)
+			mock.ExpectExec(q("set")).WithArgs(smKey, []byte("x"), exp, nil, now, now, false).WillReturnError(boom)
+			mock.ExpectExec(q("touch")).WithArgs(exp, now, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).WillReturnError(boom)
 			mock.ExpectExec(q("delete")).WithArgs(smKey).WillReturnError(boom)
-			mock.ExpectQuery(q("count")).WithArgs(now).WillReturnError(boom)
+			mock.ExpectQuery(q("count")).WithArgs(now, cut).WillReturnError(boom)
 			mock.ExpectExec(q("clear")).WithoutArgs().WillReturnError(boom)
-			mock.ExpectQuery(q("range")).WithArgs(now).WillReturnError(boom)
-			mock.ExpectQuery(q("stats")).WithArgs(now, now).WillReturnError(boom)
+			mock.ExpectQuery(q("range")).WithArgs(now, cut).WillReturnError(boom)
+			mock.ExpectQuery(q("stats")).WithArgs(now, cut, now, now, cut).WillReturnError(boom)
 			mock.ExpectQuery(q("table_size")).WithArgs(n.Schema, n.Table).WillReturnError(boom)
 			tryLock, unlock := q("try_lock"), q("unlock")
 			if tryLock != "" {
@@ -326,61 +381,67 @@ func TestMockOperations(t *testing.T) {
 				if got := s.Key(smID); got != key {
 					t.Fatalf("Key(%q) = %q, want %q", smID, got, key)
 				}
-				now := c.at("2024-03-05 10:20:30.123")
+				now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
 				ist := time.FixedZone("IST", 5*3600+1800)
 				exp := time.Date(2024, 3, 6, 15, 0, 0, 987654321, ist) // 09:30:00.987654321 UTC
 
 				// Get: found, binary-safe.
 				payload := []byte("a\x00b\xff\xfe")
-				mock.ExpectQuery(c.get).WithArgs(key, now).WillReturnRows(smRows("data").AddRow(payload))
+				mock.ExpectQuery(c.get).WithArgs(key, now, cut).WillReturnRows(smRows("data").AddRow(payload))
 				data, found, err := s.Get(ctx, smID)
 				if err != nil || !found || !bytes.Equal(data, payload) {
 					t.Errorf("Get = %q, %v, %v; want %q, true, nil", data, found, err, payload)
 				}
 				// Get: an empty value is found and not nil.
-				mock.ExpectQuery(c.get).WithArgs(key, now).WillReturnRows(smRows("data").AddRow([]byte{}))
+				mock.ExpectQuery(c.get).WithArgs(key, now, cut).WillReturnRows(smRows("data").AddRow([]byte{}))
 				data, found, err = s.Get(ctx, smID)
 				if err != nil || !found || data == nil || len(data) != 0 {
 					t.Errorf("Get(empty) = %#v, %v, %v; want []byte{}, true, nil", data, found, err)
 				}
 				// Get: missing is not an error.
-				mock.ExpectQuery(c.get).WithArgs(key, now).WillReturnRows(smRows("data"))
+				mock.ExpectQuery(c.get).WithArgs(key, now, cut).WillReturnRows(smRows("data"))
 				data, found, err = s.Get(ctx, smID)
 				if err != nil || found || data != nil {
 					t.Errorf("Get(missing) = %q, %v, %v; want nil, false, nil", data, found, err)
 				}
 
-				// Set: expiry converted to UTC and truncated to the millisecond.
-				mock.ExpectExec(c.set).WithArgs(key, payload, c.at("2024-03-06 09:30:00.987")).WillReturnResult(sqlmock.NewResult(0, 1))
+				// Set: expiry converted to UTC and truncated to the millisecond,
+				// no owner, now as created and updated, the owner kept.
+				mock.ExpectExec(c.set).WithArgs(key, payload, c.at("2024-03-06 09:30:00.987"), nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
 				if err := s.Set(ctx, smID, payload, exp); err != nil {
 					t.Errorf("Set: %v", err)
 				}
 				// Set: zero expiry is now + 24h; nil data is stored as empty.
-				mock.ExpectExec(c.set).WithArgs(key, []byte{}, c.at("2024-03-06 10:20:30.123")).WillReturnResult(sqlmock.NewResult(0, 1))
+				mock.ExpectExec(c.set).WithArgs(key, []byte{}, c.at("2024-03-06 10:20:30.123"), nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
 				if err := s.Set(ctx, smID, nil, time.Time{}); err != nil {
 					t.Errorf("Set(nil, zero): %v", err)
 				}
 
-				// Touch: expiry, key, now, then the 5 s window around the expiry.
-				mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-06 09:30:00.987"), key, now,
-					c.at("2024-03-06 09:29:55.987"), c.at("2024-03-06 09:30:05.987")).WillReturnResult(sqlmock.NewResult(0, 1))
+				// Touch: expiry, now (updated), key, now, then the 5 s window
+				// around the expiry, then the cutoff.
+				mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-06 09:30:00.987"), now, key, now,
+					c.at("2024-03-06 09:29:55.987"), c.at("2024-03-06 09:30:05.987"), cut).WillReturnResult(sqlmock.NewResult(0, 1))
 				if err := s.Touch(ctx, smID, exp); err != nil {
 					t.Errorf("Touch: %v", err)
 				}
-				mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-06 10:20:30.123"), key, now,
-					c.at("2024-03-06 10:20:25.123"), c.at("2024-03-06 10:20:35.123")).WillReturnResult(sqlmock.NewResult(0, 0))
+				mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-06 10:20:30.123"), now, key, now,
+					c.at("2024-03-06 10:20:25.123"), c.at("2024-03-06 10:20:35.123"), cut).WillReturnResult(sqlmock.NewResult(0, 0))
 				if err := s.Touch(ctx, smID, time.Time{}); err != nil {
 					t.Errorf("Touch(zero): %v", err)
 				}
 
-				// Delete: a missing id is not an error.
+				// Delete: the UPDATE that ends the session; a missing id is
+				// not an error.
+				if !strings.HasPrefix(c.del, "UPDATE ") {
+					t.Fatalf("delete of testdata/golden/%s.sql is %q; want the UPDATE that ends the session", c.name, c.del)
+				}
 				mock.ExpectExec(c.del).WithArgs(key).WillReturnResult(sqlmock.NewResult(0, 0))
 				if err := s.Delete(ctx, smID); err != nil {
 					t.Errorf("Delete: %v", err)
 				}
 
 				// Count.
-				mock.ExpectQuery(c.count).WithArgs(now).WillReturnRows(smRows("count").AddRow(int64(7)))
+				mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnRows(smRows("count").AddRow(int64(7)))
 				if n, err := s.Count(ctx); err != nil || n != 7 {
 					t.Errorf("Count = %d, %v; want 7", n, err)
 				}
@@ -393,7 +454,7 @@ func TestMockOperations(t *testing.T) {
 
 				// Range: decodes expiry to UTC, stops when fn returns false,
 				// closes the rows.
-				mock.ExpectQuery(c.rng).WithArgs(now).WillReturnRows(smRows("token", "data", "expiry").
+				mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(smRows("token", "data", "expiry").
 					AddRow("k1", []byte("one"), c.raw("2024-03-06 09:30:00.987")).
 					AddRow("k2", []byte{}, c.raw("2024-03-07 00:00:00.001")).
 					AddRow("k3", []byte("three"), c.raw("2024-03-08 00:00:00.000"))).RowsWillBeClosed()
@@ -418,16 +479,17 @@ func TestMockOperations(t *testing.T) {
 					}
 				}
 
-				// Stats.
-				mock.ExpectQuery(c.stats).WithArgs(now, now).WillReturnRows(smRows("live", "expired", "min", "max").
-					AddRow(int64(3), int64(2), c.raw("2024-03-01 00:00:00.000"), c.raw("2024-04-01 12:00:00.500")))
+				// Stats: now, cutoff, now, now, cutoff; live, ended, expired,
+				// earliest and latest expiry.
+				mock.ExpectQuery(c.stats).WithArgs(now, cut, now, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
+					AddRow(int64(3), int64(4), int64(2), c.raw("2024-03-01 00:00:00.000"), c.raw("2024-04-01 12:00:00.500")))
 				st, err := s.Stats(ctx)
-				if err != nil || st.Live != 3 || st.Expired != 2 || !st.Oldest.Equal(smUTC("2024-03-01 00:00:00.000")) ||
-					!st.Newest.Equal(smUTC("2024-04-01 12:00:00.500")) || st.Newest.Location() != time.UTC {
+				if err != nil || st.Live != 3 || st.Ended != 4 || st.Expired != 2 || !st.Oldest.Equal(smUTC("2024-03-01 00:00:00.000")) ||
+					!st.Newest.Equal(smUTC("2024-04-01 12:00:00.500")) || st.Newest.Location() != time.UTC || st.Oldest.Location() != time.UTC {
 					t.Errorf("Stats = %+v, %v", st, err)
 				}
-				mock.ExpectQuery(c.stats).WithArgs(now, now).WillReturnRows(smRows("live", "expired", "min", "max").
-					AddRow(int64(0), int64(0), nil, nil))
+				mock.ExpectQuery(c.stats).WithArgs(now, cut, now, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
+					AddRow(int64(0), int64(0), int64(0), nil, nil))
 				if st, err := s.Stats(ctx); err != nil || st != (sqlstore.Stats{}) {
 					t.Errorf("Stats(empty) = %+v, %v; want zero", st, err)
 				}
@@ -473,12 +535,12 @@ func TestMockTouchThresholdAndTTL(t *testing.T) {
 			db, mock := smMock(t)
 			c.expectNew(mock, true, true)
 			s := smNew(t, c, db, sqlstore.WithTouchThreshold(time.Minute), sqlstore.WithDefaultTTL(time.Hour))
-			mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-05 12:00:00.250"), smKey, now,
-				c.at("2024-03-05 11:59:00.250"), c.at("2024-03-05 12:01:00.250")).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-05 12:00:00.250"), now, smKey, now,
+				c.at("2024-03-05 11:59:00.250"), c.at("2024-03-05 12:01:00.250"), c.cutoff()).WillReturnResult(sqlmock.NewResult(0, 1))
 			if err := s.Touch(ctx, smID, exp); err != nil {
 				t.Error(err)
 			}
-			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), c.at("2024-03-05 11:20:30.123")).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), c.at("2024-03-05 11:20:30.123"), nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
 			if err := s.Set(ctx, smID, []byte("x"), time.Time{}); err != nil {
 				t.Error(err)
 			}
@@ -488,14 +550,105 @@ func TestMockTouchThresholdAndTTL(t *testing.T) {
 			db, mock = smMock(t)
 			c.expectNew(mock, true, true)
 			s = smNew(t, c, db, sqlstore.WithTouchThreshold(0))
-			mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-05 12:00:00.250"), smKey, now,
-				c.at("2024-03-05 12:00:00.250"), c.at("2024-03-05 12:00:00.250")).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-05 12:00:00.250"), now, smKey, now,
+				c.at("2024-03-05 12:00:00.250"), c.at("2024-03-05 12:00:00.250"), c.cutoff()).WillReturnResult(sqlmock.NewResult(0, 1))
 			if err := s.Touch(ctx, smID, exp); err != nil {
 				t.Error(err)
 			}
 			smMet(t, mock)
 		})
 	}
+}
+
+// TestMockAbsoluteTimeout: with WithAbsoluteTimeout, every statement that
+// judges liveness binds now minus the timeout as its cutoff, and a sweep
+// runs PruneCreated with that cutoff after Prune.
+func TestMockAbsoluteTimeout(t *testing.T) {
+	for _, c := range smDialects(t) {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, mock := smMock(t)
+			c.expectNew(mock, true, true)
+			s := smNew(t, c, db, sqlstore.WithAbsoluteTimeout(90*time.Minute), sqlstore.WithPruneBatchSize(2))
+			smMet(t, mock)
+			now, cut := c.at("2024-03-05 10:20:30.123"), c.at("2024-03-05 08:50:30.123")
+			exp := c.at("2024-03-05 11:20:30.123")
+
+			mock.ExpectQuery(c.get).WithArgs(smKey, now, cut).WillReturnRows(smRows("data"))
+			if _, found, err := s.Get(ctx, smID); err != nil || found {
+				t.Errorf("Get = %v, %v; want not found", found, err)
+			}
+			// Set binds no cutoff: created is now.
+			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), exp, nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
+			if err := s.Set(ctx, smID, []byte("x"), smNow.Add(time.Hour)); err != nil {
+				t.Errorf("Set: %v", err)
+			}
+			mock.ExpectExec(c.touch).WithArgs(exp, now, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).
+				WillReturnResult(sqlmock.NewResult(0, 1))
+			if err := s.Touch(ctx, smID, smNow.Add(time.Hour)); err != nil {
+				t.Errorf("Touch: %v", err)
+			}
+			mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnRows(smRows("count").AddRow(int64(2)))
+			if n, err := s.Count(ctx); err != nil || n != 2 {
+				t.Errorf("Count = %d, %v; want 2", n, err)
+			}
+			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(smRows("token", "data", "expiry"))
+			if err := s.Range(ctx, func(string, []byte, time.Time) bool { return true }); err != nil {
+				t.Errorf("Range: %v", err)
+			}
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
+				AddRow(int64(1), int64(0), int64(5), nil, nil))
+			if st, err := s.Stats(ctx); err != nil || st != (sqlstore.Stats{Live: 1, Expired: 5}) {
+				t.Errorf("Stats = %+v, %v; want 1 live, 5 expired", st, err)
+			}
+
+			// A sweep: the expired sessions in batches of 2 (2, 1), then
+			// those past the absolute timeout (2, 0), each statement
+			// prepared and closed, all behind the one lock.
+			if c.tryLock != "" {
+				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+			}
+			mock.ExpectPrepare(c.prune).WillBeClosed()
+			mock.ExpectExec(c.prune).WithArgs(now, 2).WillReturnResult(sqlmock.NewResult(0, 2))
+			mock.ExpectExec(c.prune).WithArgs(now, 2).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectPrepare(c.pruneCreated).WillBeClosed()
+			mock.ExpectExec(c.pruneCreated).WithArgs(cut, 2).WillReturnResult(sqlmock.NewResult(0, 2))
+			mock.ExpectExec(c.pruneCreated).WithArgs(cut, 2).WillReturnResult(sqlmock.NewResult(0, 0))
+			if c.unlock != "" {
+				mock.ExpectExec(c.unlock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			var progress []int64
+			if n, err := s.PruneProgress(ctx, func(n int64) { progress = append(progress, n) }); err != nil || n != 5 {
+				t.Errorf("PruneProgress = %d, %v; want 5", n, err)
+			}
+			if fmt.Sprint(progress) != "[2 3 5]" {
+				t.Errorf("PruneProgress reported %v, want [2 3 5]", progress)
+			}
+			smMet(t, mock)
+
+			// A failed Prune batch ends the sweep before PruneCreated.
+			boom := errors.New("boom")
+			if c.tryLock != "" {
+				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+			}
+			mock.ExpectPrepare(c.prune).WillBeClosed()
+			mock.ExpectExec(c.prune).WithArgs(now, 2).WillReturnError(boom)
+			if c.unlock != "" {
+				mock.ExpectExec(c.unlock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			if _, err := s.Prune(ctx); !errors.Is(err, boom) {
+				t.Errorf("Prune with a failing batch = %v; want boom", err)
+			}
+			smMet(t, mock)
+		})
+	}
+	// A negative timeout is refused before any query.
+	db, mock := smMock(t)
+	if _, err := sqlstore.New(context.Background(), db, sqlstore.WithDialect(sqlstore.SQLite), sqlstore.WithAbsoluteTimeout(-time.Second)); err == nil ||
+		!strings.Contains(err.Error(), "WithAbsoluteTimeout: -1s is negative") {
+		t.Errorf("New(WithAbsoluteTimeout(-1s)) = %v; want an error naming the option", err)
+	}
+	smMet(t, mock)
 }
 
 // smAllCalls calls every method of s and returns the errors by name.
@@ -522,16 +675,16 @@ func TestMockDriverErrorsWrapped(t *testing.T) {
 			db, mock := smMock(t)
 			c.expectNew(mock, true, true)
 			s := smNew(t, c, db)
-			now := c.at("2024-03-05 10:20:30.123")
+			now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
 			exp := c.at("2024-03-05 11:20:30.123")
-			mock.ExpectQuery(c.get).WithArgs(smKey, now).WillReturnError(boom)
-			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), exp).WillReturnError(boom)
-			mock.ExpectExec(c.touch).WithArgs(exp, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123")).WillReturnError(boom)
+			mock.ExpectQuery(c.get).WithArgs(smKey, now, cut).WillReturnError(boom)
+			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), exp, nil, now, now, false).WillReturnError(boom)
+			mock.ExpectExec(c.touch).WithArgs(exp, now, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).WillReturnError(boom)
 			mock.ExpectExec(c.del).WithArgs(smKey).WillReturnError(boom)
-			mock.ExpectQuery(c.count).WithArgs(now).WillReturnError(boom)
+			mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnError(boom)
 			mock.ExpectExec(c.clear).WithoutArgs().WillReturnError(boom)
-			mock.ExpectQuery(c.rng).WithArgs(now).WillReturnError(boom)
-			mock.ExpectQuery(c.stats).WithArgs(now, now).WillReturnError(boom)
+			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnError(boom)
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, now, cut).WillReturnError(boom)
 			mock.ExpectQuery(c.size).WithArgs(c.schema, "sessions").WillReturnError(boom)
 			// Prune: the batch fails; the lock is still released.
 			if c.tryLock != "" {
@@ -557,7 +710,7 @@ func TestMockDriverErrorsWrapped(t *testing.T) {
 			smMet(t, mock)
 
 			// A row error in the middle of Range is wrapped too.
-			mock.ExpectQuery(c.rng).WithArgs(now).WillReturnRows(smRows("token", "data", "expiry").
+			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(smRows("token", "data", "expiry").
 				AddRow("k1", []byte("a"), c.raw("2024-03-06 00:00:00.000")).
 				AddRow("k2", []byte("b"), c.raw("2024-03-06 00:00:00.000")).RowError(1, boom))
 			calls := 0
@@ -566,7 +719,7 @@ func TestMockDriverErrorsWrapped(t *testing.T) {
 				t.Errorf("Range with a row error = %v after %d calls; want the wrapped error after 1", err, calls)
 			}
 			// An expiry of a type the dialect does not know is an error, not a zero time.
-			mock.ExpectQuery(c.rng).WithArgs(now).WillReturnRows(smRows("token", "data", "expiry").
+			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(smRows("token", "data", "expiry").
 				AddRow("k1", []byte("a"), true))
 			if err := s.Range(context.Background(), func(string, []byte, time.Time) bool { return true }); err == nil {
 				t.Error("Range with a bool expiry: nil error")
@@ -604,17 +757,17 @@ func TestMockContextCanceled(t *testing.T) {
 			db, mock := smMock(t)
 			c.expectNew(mock, true, true)
 			s := smNew(t, c, db)
-			now := c.at("2024-03-05 10:20:30.123")
+			now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
 			exp := c.at("2024-03-05 11:20:30.123")
 			slow := time.Minute
-			mock.ExpectQuery(c.get).WithArgs(smKey, now).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
-			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), exp).WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
-			mock.ExpectExec(c.touch).WithArgs(exp, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123")).WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectQuery(c.get).WithArgs(smKey, now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
+			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), exp, nil, now, now, false).WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectExec(c.touch).WithArgs(exp, now, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
 			mock.ExpectExec(c.del).WithArgs(smKey).WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
-			mock.ExpectQuery(c.count).WithArgs(now).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
+			mock.ExpectQuery(c.count).WithArgs(now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
 			mock.ExpectExec(c.clear).WithoutArgs().WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
-			mock.ExpectQuery(c.rng).WithArgs(now).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
-			mock.ExpectQuery(c.stats).WithArgs(now, now).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
+			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
 			mock.ExpectQuery(c.size).WithArgs(c.schema, "sessions").WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
 			for i := 0; i < 2; i++ { // Prune and PruneProgress
 				if c.tryLock != "" {
@@ -673,7 +826,7 @@ func TestMockContextCanceled(t *testing.T) {
 		db, mock := smMock(t)
 		c.expectNew(mock, true, true)
 		s := smNew(t, c, db)
-		mock.ExpectQuery(c.get).WithArgs(smKey, c.at("2024-03-05 10:20:30.123")).WillDelayFor(time.Minute).WillReturnRows(smRows("x").AddRow(int64(1)))
+		mock.ExpectQuery(c.get).WithArgs(smKey, c.at("2024-03-05 10:20:30.123"), c.cutoff()).WillDelayFor(time.Minute).WillReturnRows(smRows("x").AddRow(int64(1)))
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
 		if _, _, err := s.Get(ctx, smID); !errors.Is(err, context.DeadlineExceeded) {
@@ -725,7 +878,7 @@ func TestMockInvalidInputRunsNoQuery(t *testing.T) {
 
 			// The limits themselves pass: a 255-byte printable id, 8 bytes of data.
 			long := strings.Repeat("~", 255)
-			mock.ExpectExec(c.set).WithArgs(long, []byte("12345678"), c.at("2024-03-05 11:20:30.123")).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectExec(c.set).WithArgs(long, []byte("12345678"), c.at("2024-03-05 11:20:30.123"), nil, c.at("2024-03-05 10:20:30.123"), c.at("2024-03-05 10:20:30.123"), false).WillReturnResult(sqlmock.NewResult(0, 1))
 			if err := s.Set(ctx, long, []byte("12345678"), exp); err != nil {
 				t.Errorf("Set(255-byte id, 8 bytes): %v", err)
 			}
@@ -771,7 +924,7 @@ func TestMockRetries(t *testing.T) {
 	c := smDialects(t)[1] // MySQL: the Galera case
 	ctx := context.Background()
 	exp := smNow.Add(time.Hour)
-	now := c.at("2024-03-05 10:20:30.123")
+	now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
 	expAt := c.at("2024-03-05 11:20:30.123")
 	type op struct {
 		name   string
@@ -780,10 +933,10 @@ func TestMockRetries(t *testing.T) {
 	}
 	ops := []op{
 		{"Set", func(m sqlmock.Sqlmock) *sqlmock.ExpectedExec {
-			return m.ExpectExec(c.set).WithArgs(smKey, []byte("x"), expAt)
+			return m.ExpectExec(c.set).WithArgs(smKey, []byte("x"), expAt, nil, now, now, false)
 		}, func(s *sqlstore.Store) error { return s.Set(ctx, smID, []byte("x"), exp) }},
 		{"Touch", func(m sqlmock.Sqlmock) *sqlmock.ExpectedExec {
-			return m.ExpectExec(c.touch).WithArgs(expAt, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"))
+			return m.ExpectExec(c.touch).WithArgs(expAt, now, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut)
 		}, func(s *sqlstore.Store) error { return s.Touch(ctx, smID, exp) }},
 		{"Delete", func(m sqlmock.Sqlmock) *sqlmock.ExpectedExec {
 			return m.ExpectExec(c.del).WithArgs(smKey)
@@ -872,7 +1025,7 @@ func TestMockRetries(t *testing.T) {
 		c.expectNew(mock, true, true)
 		s := smNew(t, c, db)
 		e := &smStateErr{"40001"}
-		mock.ExpectQuery(c.get).WithArgs(smKey, now).WillReturnError(e)
+		mock.ExpectQuery(c.get).WithArgs(smKey, now, cut).WillReturnError(e)
 		if _, _, err := s.Get(ctx, smID); !errors.Is(err, e) {
 			t.Errorf("Get = %v; want %v", err, e)
 		}
@@ -884,9 +1037,18 @@ func TestMockNewErrors(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range smDialects(t) {
 		t.Run(c.name+"/missing-column", func(t *testing.T) {
+			// A table without a column it always had is never altered.
 			db, mock := smMock(t)
 			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
-			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(smRows("c").AddRow("token").AddRow("data").AddRow("expires"))
+			cols := smRows("c")
+			for _, col := range smColumns {
+				if col == "expiry" {
+					col = "expires"
+				}
+				cols.AddRow(col)
+			}
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols)
+			c.expectIndexes(mock)
 			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
 			want := "sqlstore: table " + c.schema + ".sessions has no column expiry"
 			if err == nil || err.Error() != want {
@@ -950,8 +1112,7 @@ func TestMockNewErrors(t *testing.T) {
 		t.Run(c.name+"/prepare-get-fails", func(t *testing.T) {
 			db, mock := smMock(t)
 			boom := errors.New("boom")
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
-			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(smRows("c").AddRow("token").AddRow("data").AddRow("expiry"))
+			c.expectCatalog(mock, true)
 			mock.ExpectPrepare(c.get).WillReturnError(boom)
 			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
 			if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "sqlstore: preparing") {
@@ -965,8 +1126,7 @@ func TestMockNewErrors(t *testing.T) {
 			// reports the refusal, and is prepared again when next run.
 			db, mock := smMock(t)
 			boom := errors.New("boom")
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
-			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(smRows("c").AddRow("token").AddRow("data").AddRow("expiry"))
+			c.expectCatalog(mock, true)
 			mock.ExpectPrepare(c.get).WillBeClosed()
 			mock.ExpectPrepare(c.set).WillBeClosed()
 			mock.ExpectPrepare(c.touch).WillReturnError(boom)
@@ -980,7 +1140,7 @@ func TestMockNewErrors(t *testing.T) {
 				t.Errorf("Touch = %v; want the wrapped prepare error", err)
 			}
 			any := sqlmock.AnyArg()
-			mock.ExpectPrepare(c.touch).WillBeClosed().ExpectExec().WithArgs(any, smKey, any, any, any).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectPrepare(c.touch).WillBeClosed().ExpectExec().WithArgs(any, any, smKey, any, any, any, c.cutoff()).WillReturnResult(sqlmock.NewResult(0, 1))
 			if err := s.Touch(ctx, smID, time.Now().Add(time.Hour)); err != nil {
 				t.Errorf("second Touch = %v; want it prepared and run", err)
 			}
@@ -996,6 +1156,22 @@ func TestMockNewErrors(t *testing.T) {
 			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnError(boom)
 			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
 			if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "sqlstore: reading the columns of "+c.schema+".sessions") {
+				t.Errorf("New = %v", err)
+			}
+			smMet(t, mock)
+		})
+		t.Run(c.name+"/indexes-query-fails", func(t *testing.T) {
+			db, mock := smMock(t)
+			boom := errors.New("boom")
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
+			cols := smRows("c")
+			for _, col := range smColumns {
+				cols.AddRow(col)
+			}
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols)
+			mock.ExpectQuery(c.indexes).WithArgs(c.schema, "sessions").WillReturnError(boom)
+			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
+			if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "sqlstore: reading the indexes of "+c.schema+".sessions") {
 				t.Errorf("New = %v", err)
 			}
 			smMet(t, mock)
@@ -1244,10 +1420,20 @@ func TestMockNewRetriesCatalogConflicts(t *testing.T) {
 			db, mock := smMock(t)
 			conflict := &mysql.MySQLError{Number: 1213, Message: "Deadlock found when trying to get lock"}
 			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("schema").AddRow(c.schema))
+			cols := func() *sqlmock.Rows {
+				rows := smRows("column_name")
+				for _, col := range smColumns {
+					rows.AddRow(col)
+				}
+				return rows
+			}
 			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnError(conflict)
 			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnError(conflict)
-			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").
-				WillReturnRows(smRows("column_name").AddRow("expiry").AddRow("token").AddRow("data"))
+			// A conflict reading the indexes reads the columns again.
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols())
+			mock.ExpectQuery(c.indexes).WithArgs(c.schema, "sessions").WillReturnError(conflict)
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols())
+			c.expectIndexes(mock)
 			for _, q := range []string{c.get, c.set, c.touch, c.del} {
 				mock.ExpectPrepare(q)
 			}

@@ -131,7 +131,8 @@ func TestSetTooLargeForDatabase(t *testing.T) {
 	c.expectNew(mock, true, true)
 	s := smNew(t, c, db)
 	refused := &mysql.MySQLError{Number: 8025, Message: "entry too large, the max entry size is 6291456, the size of data is 8388708"}
-	mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), c.at("2024-03-05 11:20:30.123")).WillReturnError(refused)
+	now := c.at("2024-03-05 10:20:30.123")
+	mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), c.at("2024-03-05 11:20:30.123"), nil, now, now, false).WillReturnError(refused)
 	err := s.Set(context.Background(), smID, []byte("x"), smNow.Add(time.Hour))
 	if !errors.Is(err, sqlstore.ErrDataTooLarge) || !errors.Is(err, refused) {
 		t.Errorf("Set = %v, want ErrDataTooLarge wrapping the server's error", err)
