@@ -101,13 +101,16 @@ type Dialect interface {
 	// Prune deletes at most limit expired sessions, oldest first, through
 	// the expiry index. Args: now, limit.
 	Prune(t Table) string
-	// PruneCreated deletes at most limit sessions created at or before
-	// cutoff (the absolute timeout). Args: cutoff, limit.
-	PruneCreated(t Table) string
+	// EndCreated ends, as Delete does, at most limit sessions created at or
+	// before cutoff (past the absolute timeout) that are not ended yet, so
+	// that no late write starts them again before Prune removes them at
+	// their expiry. Args: cutoff, limit.
+	EndCreated(t Table) string
 	// Stats selects the count of live sessions, of ended ones not yet
 	// expired, of expired ones (including those past the absolute
-	// timeout), the earliest and the latest expiry (NULL on an empty
-	// table). Args: now, cutoff, now, now, cutoff.
+	// timeout), which together are every row, then the earliest and the
+	// latest expiry (NULL on an empty table). Args: now, cutoff, now,
+	// cutoff, now, cutoff.
 	Stats(t Table) string
 
 	// TableSize returns a query selecting the bytes the table and its

@@ -151,13 +151,14 @@ func (mysql) Prune(t Table) string {
 	return fmt.Sprintf(`DELETE FROM %s WHERE %s <= ? ORDER BY %s LIMIT ?`, t.Qualified(), t.Expiry, t.Expiry)
 }
 
-func (mysql) PruneCreated(t Table) string {
-	return fmt.Sprintf(`DELETE FROM %s WHERE %s <= ? LIMIT ?`, t.Qualified(), t.Created)
+func (mysql) EndCreated(t Table) string {
+	return fmt.Sprintf(`UPDATE %s SET %s = TRUE, %s = '' WHERE %s <= ? AND NOT %s LIMIT ?`, t.Qualified(), t.Ended, t.Data, t.Created, t.Ended)
 }
 
 func (mysql) Stats(t Table) string {
 	return fmt.Sprintf(`SELECT COALESCE(SUM(%[1]s > ? AND NOT %[2]s AND (%[3]s IS NULL OR %[3]s > ?)), 0), `+
-		`COALESCE(SUM(%[2]s AND %[1]s > ?), 0), COALESCE(SUM(%[1]s <= ? OR COALESCE(%[3]s <= ?, FALSE)), 0), MIN(%[1]s), MAX(%[1]s) FROM %[4]s`,
+		`COALESCE(SUM(%[1]s > ? AND %[2]s AND (%[3]s IS NULL OR %[3]s > ?)), 0), `+
+		`COALESCE(SUM(%[1]s <= ? OR COALESCE(%[3]s <= ?, FALSE)), 0), MIN(%[1]s), MAX(%[1]s) FROM %[4]s`,
 		t.Expiry, t.Ended, t.Created, t.Qualified())
 }
 

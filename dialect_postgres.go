@@ -134,14 +134,15 @@ func (postgres) Prune(t Table) string {
 		t.Qualified(), t.ID, t.ID, t.Qualified(), t.Expiry, t.Expiry)
 }
 
-func (postgres) PruneCreated(t Table) string {
-	return fmt.Sprintf(`DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-		t.Qualified(), t.ID, t.ID, t.Qualified(), t.Created)
+func (postgres) EndCreated(t Table) string {
+	return fmt.Sprintf(`UPDATE %s SET %s = TRUE, %s = '' WHERE %s IN (SELECT %s FROM %s WHERE %s <= $1 AND NOT %s LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+		t.Qualified(), t.Ended, t.Data, t.ID, t.ID, t.Qualified(), t.Created, t.Ended)
 }
 
 func (postgres) Stats(t Table) string {
 	return fmt.Sprintf(`SELECT COUNT(*) FILTER (WHERE %[1]s > $1 AND NOT %[2]s AND (%[3]s IS NULL OR %[3]s > $2)), `+
-		`COUNT(*) FILTER (WHERE %[2]s AND %[1]s > $3), COUNT(*) FILTER (WHERE %[1]s <= $4 OR %[3]s <= $5), MIN(%[1]s), MAX(%[1]s) FROM %[4]s`,
+		`COUNT(*) FILTER (WHERE %[1]s > $3 AND %[2]s AND (%[3]s IS NULL OR %[3]s > $4)), `+
+		`COUNT(*) FILTER (WHERE %[1]s <= $5 OR %[3]s <= $6), MIN(%[1]s), MAX(%[1]s) FROM %[4]s`,
 		t.Expiry, t.Ended, t.Created, t.Qualified())
 }
 

@@ -132,14 +132,15 @@ func (sqlite) Prune(t Table) string {
 		t.Qualified(), t.ID, t.ID, t.Qualified(), t.Expiry, t.Expiry)
 }
 
-func (sqlite) PruneCreated(t Table) string {
-	return fmt.Sprintf(`DELETE FROM %s WHERE %s IN (SELECT %s FROM %s WHERE %s <= ?1 LIMIT ?2)`,
-		t.Qualified(), t.ID, t.ID, t.Qualified(), t.Created)
+func (sqlite) EndCreated(t Table) string {
+	return fmt.Sprintf(`UPDATE %s SET %s = TRUE, %s = X'' WHERE %s IN (SELECT %s FROM %s WHERE %s <= ?1 AND NOT %s LIMIT ?2)`,
+		t.Qualified(), t.Ended, t.Data, t.ID, t.ID, t.Qualified(), t.Created, t.Ended)
 }
 
 func (sqlite) Stats(t Table) string {
 	return fmt.Sprintf(`SELECT COALESCE(SUM(%[1]s > ?1 AND NOT %[2]s AND (%[3]s IS NULL OR %[3]s > ?2)), 0), `+
-		`COALESCE(SUM(%[2]s AND %[1]s > ?3), 0), COALESCE(SUM(%[1]s <= ?4 OR COALESCE(%[3]s <= ?5, FALSE)), 0), MIN(%[1]s), MAX(%[1]s) FROM %[4]s`,
+		`COALESCE(SUM(%[1]s > ?3 AND %[2]s AND (%[3]s IS NULL OR %[3]s > ?4)), 0), `+
+		`COALESCE(SUM(%[1]s <= ?5 OR COALESCE(%[3]s <= ?6, FALSE)), 0), MIN(%[1]s), MAX(%[1]s) FROM %[4]s`,
 		t.Expiry, t.Ended, t.Created, t.Qualified())
 }
 

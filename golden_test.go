@@ -60,7 +60,7 @@ const goldenTTL = "1h"
 // (TableSize: table_size); one of several is numbered (create_table.1).
 var goldenMethods = []string{
 	"CurrentSchema", "Columns", "Indexes", "CreateLock", "CreateTable", "Upgrade", "DropIndex", "DDLTimeout",
-	"Get", "Set", "Touch", "Delete", "DeleteOwner", "Sessions", "Count", "Range", "Clear", "Prune", "PruneCreated", "Stats",
+	"Get", "Set", "Touch", "Delete", "DeleteOwner", "Sessions", "Count", "Range", "Clear", "Prune", "EndCreated", "Stats",
 	"TableSize", "TryLock", "Unlock",
 }
 

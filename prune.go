@@ -10,7 +10,10 @@ import (
 // Prune runs one full sweep now and returns the number of expired sessions it
 // deleted. It deletes in batches (WithPruneBatchSize), each its own short
 // transaction through the expiry index, resting WithPrunePause between them,
-// so it never holds a long lock nor hogs the database. Where
+// so it never holds a long lock nor hogs the database. With
+// [WithAbsoluteTimeout] it also ends, in batches, the sessions past the
+// limit (counted in deleted too): their data goes at once, their rows at
+// their expiry, so that no late write can start them again. Where
 // the database has advisory locks (PostgreSQL, MySQL), at most one sweep of a
 // table runs at a time across processes: Prune waits for a sweep elsewhere to
 // finish, then runs its own. Close cancels a Prune in flight.
@@ -116,7 +119,7 @@ func (s *Store) sweepOnce(ctx context.Context, wait bool, progress func(int64)) 
 	t := s.now()
 	total, err := s.batches(ctx, conn, s.q.prune, s.d.EncodeTime(t), 0, progress)
 	if err == nil && s.cfg.absolute > 0 {
-		total, err = s.batches(ctx, conn, s.q.pruneCreated, s.cutoff(t), total, progress)
+		total, err = s.batches(ctx, conn, s.q.endCreated, s.cutoff(t), total, progress)
 	}
 	return total, err
 }

@@ -48,7 +48,7 @@ type smDialect struct {
 	get, set, touch     string
 	del, count, rng     string
 	clear, prune, stats string
-	pruneCreated        string
+	endCreated        string
 	size                string
 	tryLock, unlock     string
 }
@@ -82,7 +82,7 @@ func smDialects(t testing.TB) []smDialect {
 		c.create, c.createPlain = goldenSQLs(t, c.name, "create_table"), goldenSQLs(t, c.name, "create_table_plain_ids")
 		c.get, c.set, c.touch, c.del = q("get"), q("set"), q("touch"), q("delete")
 		c.count, c.rng, c.clear, c.prune, c.stats = q("count"), q("range"), q("clear"), q("prune"), q("stats")
-		c.pruneCreated = q("prune_created")
+		c.endCreated = q("end_created")
 		c.size, c.tryLock, c.unlock = q("table_size"), q("try_lock"), q("unlock")
 		// The table and its two indexes: one CREATE TABLE, which names
 		// both indexes, on MySQL; a statement each elsewhere.
@@ -339,7 +339,7 @@ func TestMockHostileNames(t *testing.T) {
 			mock.ExpectQuery(q("count")).WithArgs(now, cut).WillReturnError(boom)
 			mock.ExpectExec(q("clear")).WithoutArgs().WillReturnError(boom)
 			mock.ExpectQuery(q("range")).WithArgs(now, cut).WillReturnError(boom)
-			mock.ExpectQuery(q("stats")).WithArgs(now, cut, now, now, cut).WillReturnError(boom)
+			mock.ExpectQuery(q("stats")).WithArgs(now, cut, now, cut, now, cut).WillReturnError(boom)
 			mock.ExpectQuery(q("table_size")).WithArgs(n.Schema, n.Table).WillReturnError(boom)
 			tryLock, unlock := q("try_lock"), q("unlock")
 			if tryLock != "" {
@@ -479,16 +479,16 @@ func TestMockOperations(t *testing.T) {
 					}
 				}
 
-				// Stats: now, cutoff, now, now, cutoff; live, ended, expired,
+				// Stats: now, cutoff, now, cutoff, now, cutoff; live, ended, expired,
 				// earliest and latest expiry.
-				mock.ExpectQuery(c.stats).WithArgs(now, cut, now, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
+				mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
 					AddRow(int64(3), int64(4), int64(2), c.raw("2024-03-01 00:00:00.000"), c.raw("2024-04-01 12:00:00.500")))
 				st, err := s.Stats(ctx)
 				if err != nil || st.Live != 3 || st.Ended != 4 || st.Expired != 2 || !st.Oldest.Equal(smUTC("2024-03-01 00:00:00.000")) ||
 					!st.Newest.Equal(smUTC("2024-04-01 12:00:00.500")) || st.Newest.Location() != time.UTC || st.Oldest.Location() != time.UTC {
 					t.Errorf("Stats = %+v, %v", st, err)
 				}
-				mock.ExpectQuery(c.stats).WithArgs(now, cut, now, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
+				mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
 					AddRow(int64(0), int64(0), int64(0), nil, nil))
 				if st, err := s.Stats(ctx); err != nil || st != (sqlstore.Stats{}) {
 					t.Errorf("Stats(empty) = %+v, %v; want zero", st, err)
@@ -562,7 +562,7 @@ func TestMockTouchThresholdAndTTL(t *testing.T) {
 
 // TestMockAbsoluteTimeout: with WithAbsoluteTimeout, every statement that
 // judges liveness binds now minus the timeout as its cutoff, and a sweep
-// runs PruneCreated with that cutoff after Prune.
+// runs EndCreated with that cutoff after Prune.
 func TestMockAbsoluteTimeout(t *testing.T) {
 	for _, c := range smDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
@@ -596,7 +596,7 @@ func TestMockAbsoluteTimeout(t *testing.T) {
 			if err := s.Range(ctx, func(string, []byte, time.Time) bool { return true }); err != nil {
 				t.Errorf("Range: %v", err)
 			}
-			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
 				AddRow(int64(1), int64(0), int64(5), nil, nil))
 			if st, err := s.Stats(ctx); err != nil || st != (sqlstore.Stats{Live: 1, Expired: 5}) {
 				t.Errorf("Stats = %+v, %v; want 1 live, 5 expired", st, err)
@@ -611,9 +611,9 @@ func TestMockAbsoluteTimeout(t *testing.T) {
 			mock.ExpectPrepare(c.prune).WillBeClosed()
 			mock.ExpectExec(c.prune).WithArgs(now, 2).WillReturnResult(sqlmock.NewResult(0, 2))
 			mock.ExpectExec(c.prune).WithArgs(now, 2).WillReturnResult(sqlmock.NewResult(0, 1))
-			mock.ExpectPrepare(c.pruneCreated).WillBeClosed()
-			mock.ExpectExec(c.pruneCreated).WithArgs(cut, 2).WillReturnResult(sqlmock.NewResult(0, 2))
-			mock.ExpectExec(c.pruneCreated).WithArgs(cut, 2).WillReturnResult(sqlmock.NewResult(0, 0))
+			mock.ExpectPrepare(c.endCreated).WillBeClosed()
+			mock.ExpectExec(c.endCreated).WithArgs(cut, 2).WillReturnResult(sqlmock.NewResult(0, 2))
+			mock.ExpectExec(c.endCreated).WithArgs(cut, 2).WillReturnResult(sqlmock.NewResult(0, 0))
 			if c.unlock != "" {
 				mock.ExpectExec(c.unlock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
 			}
@@ -626,7 +626,7 @@ func TestMockAbsoluteTimeout(t *testing.T) {
 			}
 			smMet(t, mock)
 
-			// A failed Prune batch ends the sweep before PruneCreated.
+			// A failed Prune batch ends the sweep before EndCreated.
 			boom := errors.New("boom")
 			if c.tryLock != "" {
 				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
@@ -684,7 +684,7 @@ func TestMockDriverErrorsWrapped(t *testing.T) {
 			mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnError(boom)
 			mock.ExpectExec(c.clear).WithoutArgs().WillReturnError(boom)
 			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnError(boom)
-			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, now, cut).WillReturnError(boom)
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnError(boom)
 			mock.ExpectQuery(c.size).WithArgs(c.schema, "sessions").WillReturnError(boom)
 			// Prune: the batch fails; the lock is still released.
 			if c.tryLock != "" {
@@ -767,7 +767,7 @@ func TestMockContextCanceled(t *testing.T) {
 			mock.ExpectQuery(c.count).WithArgs(now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
 			mock.ExpectExec(c.clear).WithoutArgs().WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
 			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
-			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
 			mock.ExpectQuery(c.size).WithArgs(c.schema, "sessions").WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
 			for i := 0; i < 2; i++ { // Prune and PruneProgress
 				if c.tryLock != "" {

@@ -93,7 +93,7 @@ type Store struct {
 // once by the dialect.
 type queries struct {
 	requestSQL
-	sessions, count, rng, clear, prune, pruneCreated, stats string
+	sessions, count, rng, clear, prune, endCreated, stats string
 }
 
 // New returns a Store over db, which the caller owns: Close never closes it.
@@ -158,7 +158,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 	s.q = queries{
 		requestSQL: requestSQL{get: d.Get(s.t), set: d.Set(s.t), touch: d.Touch(s.t), delete: d.Delete(s.t)},
 		sessions:   d.Sessions(s.t), count: d.Count(s.t), rng: d.Range(s.t), clear: d.Clear(s.t),
-		prune: d.Prune(s.t), pruneCreated: d.PruneCreated(s.t), stats: d.Stats(s.t),
+		prune: d.Prune(s.t), endCreated: d.EndCreated(s.t), stats: d.Stats(s.t),
 	}
 
 	if err := s.ensureTable(ctx); err != nil {
@@ -571,7 +571,7 @@ func (s *Store) Range(ctx context.Context, fn func(id string, data []byte, expir
 type Stats struct {
 	Live    int64 // sessions not yet expired nor ended
 	Ended   int64 // sessions ended (Delete) that have not yet expired
-	Expired int64 // expired sessions (ended or not) not yet pruned
+	Expired int64 // expired sessions, ended or not, and those past the absolute timeout, not yet pruned
 
 	Oldest, Newest time.Time // earliest and latest expiry; zero when the table is empty
 }
@@ -587,7 +587,7 @@ func (s *Store) Stats(ctx context.Context) (_ Stats, err error) {
 	var lo, hi any
 	t := s.now()
 	now, cutoff := s.d.EncodeTime(t), s.cutoff(t)
-	if err := s.db.QueryRowContext(ctx, s.q.stats, now, cutoff, now, now, cutoff).Scan(&st.Live, &st.Ended, &st.Expired, &lo, &hi); err != nil {
+	if err := s.db.QueryRowContext(ctx, s.q.stats, now, cutoff, now, cutoff, now, cutoff).Scan(&st.Live, &st.Ended, &st.Expired, &lo, &hi); err != nil {
 		return Stats{}, s.wrap(ctx, OpStats, err)
 	}
 	for _, p := range []struct {

@@ -28,7 +28,11 @@ func (c *config) validate() error {
 		// so names that differ only in case would collide in the table.
 		for j := range i {
 			if strings.EqualFold(name, cols[j]) {
-				return fmt.Errorf("sqlstore: the %s and %s columns are both named %q: column names are not distinct (names that differ only in case collide)", columnKinds[j], columnKinds[i], name)
+				hint := ""
+				if i >= 3 {
+					hint = "; WithOwnerColumns names the owner, created, updated and ended columns"
+				}
+				return fmt.Errorf("sqlstore: the %s and %s columns are both named %q: column names are not distinct (names that differ only in case collide)%s", columnKinds[j], columnKinds[i], name, hint)
 			}
 		}
 	}
@@ -115,7 +119,8 @@ func (s *Store) ensureTable(ctx context.Context) error {
 		return s.create(ctx, name)
 	case slices.ContainsFunc(missing, s.cfg.isBaseColumn):
 		// The table exists without a column it always had: never alter it.
-		return fmt.Errorf("sqlstore: table %s has no column %s", name, strings.Join(missing, ", no column "))
+		base := slices.DeleteFunc(missing, func(c string) bool { return !s.cfg.isBaseColumn(c) })
+		return fmt.Errorf("sqlstore: table %s has no column %s", name, strings.Join(base, ", no column "))
 	case len(missing) == 0 && index == indexValid:
 		return nil
 	}

@@ -367,13 +367,34 @@ func testAbsoluteTimeout(t *testing.T, cfg Config) {
 	}
 	wantGet(t, s, "abs", nil)
 	st, err := s.Stats(ctx(t))
-	if err != nil || st.Live != 1 || st.Expired != 2 {
+	if err != nil || st.Live != 1 || st.Ended != 0 || st.Expired != 2 {
 		t.Fatalf("Stats = %+v, %v; want 1 live, 2 expired", st, err)
+	}
+	// An ended session past the limit counts once, as expired.
+	mustSet(t, s, "younger2", []byte("w"), base.Add(10*time.Hour))
+	if err := s.Delete(ctx(t), "younger2"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = s.Stats(ctx(t)); err != nil || st.Live != 1 || st.Ended != 1 || st.Expired != 2 {
+		t.Fatalf("Stats = %+v, %v; want 1 live, 1 ended, 2 expired", st, err)
 	}
 	if n, err := s.Prune(ctx(t)); err != nil || n != 2 {
 		t.Fatalf("Prune = %d, %v; want the 2 sessions past the absolute timeout", n, err)
 	}
+	// A request that loaded one before the limit and writes it back after
+	// the sweep does not start it again.
+	mustSet(t, s, "abs", []byte("late"), base.Add(20*time.Hour))
+	wantGet(t, s, "abs", nil)
+	if n, err := s.Prune(ctx(t)); err != nil || n != 0 {
+		t.Fatalf("second Prune = %d, %v; want 0", n, err)
+	}
 	// The same table without the limit: younger is still there.
 	plain := e.store()
 	wantGet(t, plain, "younger", []byte("z"))
+	// Prune removes the rows at the expiry they had: abs, touched to 20h
+	// before the limit, stays until then.
+	e.clock.Set(base.Add(10 * time.Hour))
+	if n, err := s.Prune(ctx(t)); err != nil || n != 3 {
+		t.Fatalf("Prune at the expiry = %d, %v; want 3 rows removed", n, err)
+	}
 }

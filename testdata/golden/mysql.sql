@@ -72,11 +72,11 @@ DELETE FROM `sessions`
 -- prune
 DELETE FROM `sessions` WHERE `expiry` <= ? ORDER BY `expiry` LIMIT ?
 
--- prune_created
-DELETE FROM `sessions` WHERE `created` <= ? LIMIT ?
+-- end_created
+UPDATE `sessions` SET `ended` = TRUE, `data` = '' WHERE `created` <= ? AND NOT `ended` LIMIT ?
 
 -- stats
-SELECT COALESCE(SUM(`expiry` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`ended` AND `expiry` > ?), 0), COALESCE(SUM(`expiry` <= ? OR COALESCE(`created` <= ?, FALSE)), 0), MIN(`expiry`), MAX(`expiry`) FROM `sessions`
+SELECT COALESCE(SUM(`expiry` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`expiry` > ? AND `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`expiry` <= ? OR COALESCE(`created` <= ?, FALSE)), 0), MIN(`expiry`), MAX(`expiry`) FROM `sessions`
 
 -- table_size
 SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = ? AND table_name = ?

@@ -72,11 +72,11 @@ DELETE FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préfér�
 -- prune
 DELETE FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `Group` <= ? ORDER BY `Group` LIMIT ?
 
--- prune_created
-DELETE FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `created` <= ? LIMIT ?
+-- end_created
+UPDATE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` SET `ended` = TRUE, `order` = '' WHERE `created` <= ? AND NOT `ended` LIMIT ?
 
 -- stats
-SELECT COALESCE(SUM(`Group` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`ended` AND `Group` > ?), 0), COALESCE(SUM(`Group` <= ? OR COALESCE(`created` <= ?, FALSE)), 0), MIN(`Group`), MAX(`Group`) FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées`
+SELECT COALESCE(SUM(`Group` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`Group` > ? AND `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`Group` <= ? OR COALESCE(`created` <= ?, FALSE)), 0), MIN(`Group`), MAX(`Group`) FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées`
 
 -- table_size
 SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = ? AND table_name = ?

@@ -82,11 +82,11 @@ DELETE FROM "sessions"
 -- prune
 DELETE FROM "sessions" WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "expiry" <= $1 ORDER BY "expiry" LIMIT $2 FOR UPDATE SKIP LOCKED)
 
--- prune_created
-DELETE FROM "sessions" WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "created" <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+-- end_created
+UPDATE "sessions" SET "ended" = TRUE, "data" = '' WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "created" <= $1 AND NOT "ended" LIMIT $2 FOR UPDATE SKIP LOCKED)
 
 -- stats
-SELECT COUNT(*) FILTER (WHERE "expiry" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)), COUNT(*) FILTER (WHERE "ended" AND "expiry" > $3), COUNT(*) FILTER (WHERE "expiry" <= $4 OR "created" <= $5), MIN("expiry"), MAX("expiry") FROM "sessions"
+SELECT COUNT(*) FILTER (WHERE "expiry" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)), COUNT(*) FILTER (WHERE "expiry" > $3 AND "ended" AND ("created" IS NULL OR "created" > $4)), COUNT(*) FILTER (WHERE "expiry" <= $5 OR "created" <= $6), MIN("expiry"), MAX("expiry") FROM "sessions"
 
 -- table_size
 SELECT pg_total_relation_size(format('%I.%I', $1::text, $2::text)::regclass)

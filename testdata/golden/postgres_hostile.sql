@@ -82,11 +82,11 @@ DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préfér�
 -- prune
 DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" IN (SELECT "select" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" <= $1 ORDER BY "Group" LIMIT $2 FOR UPDATE SKIP LOCKED)
 
--- prune_created
-DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" IN (SELECT "select" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "created" <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)
+-- end_created
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "ended" = TRUE, "order" = '' WHERE "select" IN (SELECT "select" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "created" <= $1 AND NOT "ended" LIMIT $2 FOR UPDATE SKIP LOCKED)
 
 -- stats
-SELECT COUNT(*) FILTER (WHERE "Group" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)), COUNT(*) FILTER (WHERE "ended" AND "Group" > $3), COUNT(*) FILTER (WHERE "Group" <= $4 OR "created" <= $5), MIN("Group"), MAX("Group") FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
+SELECT COUNT(*) FILTER (WHERE "Group" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)), COUNT(*) FILTER (WHERE "Group" > $3 AND "ended" AND ("created" IS NULL OR "created" > $4)), COUNT(*) FILTER (WHERE "Group" <= $5 OR "created" <= $6), MIN("Group"), MAX("Group") FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
 
 -- table_size
 SELECT pg_total_relation_size(format('%I.%I', $1::text, $2::text)::regclass)

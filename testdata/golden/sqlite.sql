@@ -88,11 +88,11 @@ DELETE FROM "sessions"
 -- prune
 DELETE FROM "sessions" WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "expiry" <= ?1 ORDER BY "expiry" LIMIT ?2)
 
--- prune_created
-DELETE FROM "sessions" WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "created" <= ?1 LIMIT ?2)
+-- end_created
+UPDATE "sessions" SET "ended" = TRUE, "data" = X'' WHERE "token" IN (SELECT "token" FROM "sessions" WHERE "created" <= ?1 AND NOT "ended" LIMIT ?2)
 
 -- stats
-SELECT COALESCE(SUM("expiry" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)), 0), COALESCE(SUM("ended" AND "expiry" > ?3), 0), COALESCE(SUM("expiry" <= ?4 OR COALESCE("created" <= ?5, FALSE)), 0), MIN("expiry"), MAX("expiry") FROM "sessions"
+SELECT COALESCE(SUM("expiry" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)), 0), COALESCE(SUM("expiry" > ?3 AND "ended" AND ("created" IS NULL OR "created" > ?4)), 0), COALESCE(SUM("expiry" <= ?5 OR COALESCE("created" <= ?6, FALSE)), 0), MIN("expiry"), MAX("expiry") FROM "sessions"
 
 -- table_size
 SELECT COALESCE(SUM(pgsize), 0) FROM dbstat(?1) WHERE name = ?2 OR name IN (SELECT name FROM pragma_index_list(?2, ?1))

@@ -88,11 +88,11 @@ DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préfér�
 -- prune
 DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" IN (SELECT "select" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "Group" <= ?1 ORDER BY "Group" LIMIT ?2)
 
--- prune_created
-DELETE FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" IN (SELECT "select" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "created" <= ?1 LIMIT ?2)
+-- end_created
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "ended" = TRUE, "order" = X'' WHERE "select" IN (SELECT "select" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "created" <= ?1 AND NOT "ended" LIMIT ?2)
 
 -- stats
-SELECT COALESCE(SUM("Group" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)), 0), COALESCE(SUM("ended" AND "Group" > ?3), 0), COALESCE(SUM("Group" <= ?4 OR COALESCE("created" <= ?5, FALSE)), 0), MIN("Group"), MAX("Group") FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
+SELECT COALESCE(SUM("Group" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)), 0), COALESCE(SUM("Group" > ?3 AND "ended" AND ("created" IS NULL OR "created" > ?4)), 0), COALESCE(SUM("Group" <= ?5 OR COALESCE("created" <= ?6, FALSE)), 0), MIN("Group"), MAX("Group") FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
 
 -- table_size
 SELECT COALESCE(SUM(pgsize), 0) FROM dbstat(?1) WHERE name = ?2 OR name IN (SELECT name FROM pragma_index_list(?2, ?1))
