@@ -48,7 +48,7 @@ type smDialect struct {
 	get, set, touch     string
 	del, count, rng     string
 	clear, prune, stats string
-	endCreated        string
+	endCreated          string
 	size                string
 	tryLock, unlock     string
 }
