@@ -96,10 +96,6 @@ type Store struct {
 
 	s   *sqlstore.Store
 	mem *memo.Memo
-
-	// hook, when set (by tests), is called with "set" or "touch" before the
-	// corresponding write.
-	hook func(op string)
 }
 
 // New returns a gorilla/sessions Store over s whose cookies are signed, and
@@ -245,14 +241,8 @@ func (st *Store) Save(r *http.Request, w http.ResponseWriter, session *sessions.
 		expiry = hook.Now(st.s).Add(time.Duration(session.Options.MaxAge) * time.Second)
 	}
 	if !session.IsNew && st.mem.Same(session.ID, data) {
-		if st.hook != nil {
-			st.hook("touch")
-		}
 		err = st.s.Touch(ctx, session.ID, expiry)
 	} else {
-		if st.hook != nil {
-			st.hook("set")
-		}
 		if err = st.set(ctx, session, data, expiry); err == nil {
 			st.mem.Remember(session.ID, data)
 		}

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,11 +24,10 @@ import (
 const cookieName = "session"
 
 type env struct {
-	t   *testing.T
-	sql *sqlstore.Store
-	clk *testdb.OffsetClock
-	mu  sync.Mutex
-	ops []string
+	t      *testing.T
+	sql    *sqlstore.Store
+	clk    *testdb.OffsetClock
+	writes testdb.Writes // the store's writes: "set" or "touch"
 }
 
 func eachKind(t *testing.T, fn func(t *testing.T, kind string)) {
@@ -46,7 +44,7 @@ func newEnv(t *testing.T, kind string, opts ...sqlstore.Option) *env {
 	db := testdb.Open(t, kind)
 	e := &env{t: t, clk: &testdb.OffsetClock{}}
 	s, err := sqlstore.New(context.Background(), db, append([]sqlstore.Option{
-		sqlstore.WithTable(testdb.Table(t, db)), sqlstore.WithClock(e.clk.Now), sqlstore.WithPruneInterval(0),
+		sqlstore.WithTable(testdb.Table(t, db)), sqlstore.WithClock(e.clk.Now), sqlstore.WithPruneInterval(0), sqlstore.WithObserver(&e.writes),
 	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -56,24 +54,11 @@ func newEnv(t *testing.T, kind string, opts ...sqlstore.Option) *env {
 	return e
 }
 
-// store returns a gorillastore over the env's table that records its writes.
-func (e *env) store(keyPairs ...[]byte) *Store {
-	st := New(e.sql, keyPairs...)
-	st.hook = func(op string) {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.ops = append(e.ops, op)
-	}
-	return st
-}
+// store returns a gorillastore over the env's table (whose store records
+// its writes).
+func (e *env) store(keyPairs ...[]byte) *Store { return New(e.sql, keyPairs...) }
 
-func (e *env) takeOps() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	ops := e.ops
-	e.ops = nil
-	return ops
-}
+func (e *env) takeOps() []string { return e.writes.Take() }
 
 // handler serves the session operations of the tests. Every response body
 // starts with "new " or "old " (IsNew), then the value asked for.

@@ -103,10 +103,6 @@ type Store struct {
 	mem      *memo.Memo
 	ownerKey string    // WithOwnerKey
 	codec    scs.Codec // WithCodec
-
-	// hook, when set (by tests), is called with "set" or "touch" before the
-	// corresponding write.
-	hook func(op string)
 }
 
 // An Option configures a Store.
@@ -190,17 +186,11 @@ func (st *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry t
 		return ErrStoredKey
 	}
 	if st.mem.Same(token, b) {
-		if st.hook != nil {
-			st.hook("touch")
-		}
 		if err := st.s.Touch(ctx, token, expiry); err != nil {
 			st.mem.Forget(token)
 			return fmt.Errorf("scsstore: commit: %w", err)
 		}
 		return nil
-	}
-	if st.hook != nil {
-		st.hook("set")
 	}
 	err := st.set(ctx, token, b, expiry)
 	if err != nil {

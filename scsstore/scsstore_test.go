@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,15 +25,14 @@ import (
 
 // env is one database kind's store, adapter, manager and test server.
 type env struct {
-	t    *testing.T
-	sql  *sqlstore.Store
-	st   *Store
-	clk  *testdb.OffsetClock
-	mgr  *scs.SessionManager
-	srv  *httptest.Server
-	mu   sync.Mutex
-	ops  []string // writes the adapter made: "set" or "touch"
-	kind string
+	t      *testing.T
+	sql    *sqlstore.Store
+	st     *Store
+	clk    *testdb.OffsetClock
+	mgr    *scs.SessionManager
+	srv    *httptest.Server
+	writes testdb.Writes // the store's writes: "set" or "touch"
+	kind   string
 	// entered and gate hold /slow: it signals entered once it has loaded
 	// the session, then waits for gate.
 	entered, gate chan struct{}
@@ -46,7 +44,7 @@ func newEnv(t *testing.T, kind string, configure func(*scs.SessionManager), opts
 	table := testdb.Table(t, db)
 	e := &env{t: t, clk: &testdb.OffsetClock{}, kind: kind}
 	s, err := sqlstore.New(context.Background(), db, append([]sqlstore.Option{
-		sqlstore.WithTable(table), sqlstore.WithClock(e.clk.Now), sqlstore.WithPruneInterval(0),
+		sqlstore.WithTable(table), sqlstore.WithClock(e.clk.Now), sqlstore.WithPruneInterval(0), sqlstore.WithObserver(&e.writes),
 	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
@@ -54,11 +52,6 @@ func newEnv(t *testing.T, kind string, configure func(*scs.SessionManager), opts
 	t.Cleanup(func() { s.Close() })
 	e.sql = s
 	e.st = New(s)
-	e.st.hook = func(op string) {
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.ops = append(e.ops, op)
-	}
 	e.mgr = scs.New()
 	e.mgr.Store = e.st
 	e.mgr.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -185,13 +178,7 @@ func (e *env) row(id string) (data []byte, exp time.Time, found bool) {
 	return testdb.Row(e.t, e.sql, id)
 }
 
-func (e *env) takeOps() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	ops := e.ops
-	e.ops = nil
-	return ops
-}
+func (e *env) takeOps() []string { return e.writes.Take() }
 
 func (e *env) count() int64 {
 	e.t.Helper()
@@ -578,7 +565,8 @@ func TestStoreContract(t *testing.T) {
 
 func TestWithMemory(t *testing.T) {
 	db := testdb.Open(t, "sqlite")
-	s, err := sqlstore.New(context.Background(), db, sqlstore.WithTable(testdb.Table(t, db)), sqlstore.WithPruneInterval(0))
+	var writes testdb.Writes
+	s, err := sqlstore.New(context.Background(), db, sqlstore.WithTable(testdb.Table(t, db)), sqlstore.WithPruneInterval(0), sqlstore.WithObserver(&writes))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -587,15 +575,13 @@ func TestWithMemory(t *testing.T) {
 		t.Fatalf("default memory %d", st.mem.Max())
 	}
 	st := New(s, WithMemory(0))
-	var ops []string
-	st.hook = func(op string) { ops = append(ops, op) }
 	exp := time.Now().Add(time.Hour)
 	for i := 0; i < 2; i++ {
 		if err := st.Commit("t", []byte("same"), exp); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if fmt.Sprint(ops) != "[set set]" {
+	if ops := writes.Take(); fmt.Sprint(ops) != "[set set]" {
 		t.Fatalf("WithMemory(0) wrote %v, want [set set]", ops)
 	}
 }

@@ -229,3 +229,38 @@ func (c *Clock) Set(now time.Time) {
 	defer c.mu.Unlock()
 	c.now = now
 }
+
+// Writes is a sqlstore.Observer that records the writes of a Store as "set"
+// or "touch", for the tests of adapters that choose between the two.
+type Writes struct {
+	mu  sync.Mutex
+	ops []string
+}
+
+// Observe records a Set (or SetOwned) and a Touch, once each call ends.
+func (w *Writes) Observe(_ context.Context, e sqlstore.Event) {
+	var op string
+	switch e.Op {
+	case sqlstore.OpSet, sqlstore.OpSetOwned:
+		op = "set"
+	case sqlstore.OpTouch:
+		op = "touch"
+	default:
+		return
+	}
+	if e.Outcome == sqlstore.OutcomeRetried {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ops = append(w.ops, op)
+}
+
+// Take returns the writes recorded since the last Take.
+func (w *Writes) Take() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ops := w.ops
+	w.ops = nil
+	return ops
+}
