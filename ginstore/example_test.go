@@ -3,12 +3,18 @@ package ginstore_test
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"log"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"os"
+	"path/filepath"
 
 	"github.com/gin-contrib/sessions"
 	"github.com/gin-gonic/gin"
+	"github.com/gorilla/securecookie"
 
 	// The drivers the DSNs need: import only those you use.
 	_ "github.com/go-sql-driver/mysql"
@@ -19,12 +25,64 @@ import (
 	"github.com/go-sqlstore/sqlstore/ginstore"
 )
 
-// Example is a complete Gin program whose sessions live in the database of
+// Example counts visits in a Gin session kept in a SQLite file: the
+// browser's cookie carries only the signed, encrypted session id.
+func Example() {
+	dir, err := os.MkdirTemp("", "ginstore-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sqlStore, err := sqlstore.Open(context.Background(), "sqlite:"+filepath.Join(dir, "sessions.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sqlStore.Close()
+
+	// In production, load the keys from configuration (see Example_server).
+	store := ginstore.New(sqlStore, securecookie.GenerateRandomKey(32), securecookie.GenerateRandomKey(32))
+	gin.SetMode(gin.ReleaseMode) // no debug lines on stdout
+	router := gin.New()
+	router.Use(sessions.Sessions("session", store))
+	router.GET("/", func(c *gin.Context) {
+		session := sessions.Default(c)
+		n, _ := session.Get("count").(int)
+		session.Set("count", n+1)
+		if err := session.Save(); err != nil {
+			c.String(http.StatusServiceUnavailable, "try again later")
+			return
+		}
+		c.String(http.StatusOK, "visit %d", n+1)
+	})
+	srv := httptest.NewServer(router)
+	defer srv.Close()
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	for range 3 {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			log.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println(string(body))
+	}
+	n, _ := sqlStore.Count(context.Background())
+	fmt.Println("sessions in the table:", n)
+	// Output:
+	// visit 1
+	// visit 2
+	// visit 3
+	// sessions in the table: 1
+}
+
+// Example_server is a complete Gin program whose sessions live in the database of
 // DATABASE_URL (postgres://..., mysql://... or sqlite:FILE): a visit counter,
 // a login that gives the session a fresh id, and a logout. The cookie keys
 // come from SESSION_HASH_KEY and SESSION_BLOCK_KEY, 32 bytes each in hex
 // (openssl rand -hex 32). It is compiled with the tests but not run.
-func Example() {
+func Example_server() {
 	hashKey, blockKey := envKey("SESSION_HASH_KEY"), envKey("SESSION_BLOCK_KEY")
 	sqlStore, err := sqlstore.Open(context.Background(), os.Getenv("DATABASE_URL"))
 	if err != nil {
