@@ -12,9 +12,9 @@
 // asks for, so it behaves as gorillastore does: the cookie carries only the
 // signed (and, with a block key, encrypted) session id, the database holds
 // the values (under a hash of the id, sqlstore's default), and a Save whose
-// values did not change only moves the expiry. A session's Options MaxAge sets both the cookie's
-// Max-Age and the row's expiry; a negative MaxAge deletes the row and the
-// cookie.
+// values did not change only moves the expiry. A session's Options MaxAge
+// sets both the cookie's Max-Age and the row's expiry; a negative MaxAge
+// deletes the row and the cookie.
 //
 // gin-contrib/sessions has no way to change a session's id. At login, renew
 // it through the store: the gorilla session that store.Get returns for the
