@@ -1,6 +1,6 @@
 // Package gorillastore makes a sqlstore.Store a github.com/gorilla/sessions
 // Store, usable wherever gorilla/sessions is (net/http, Echo through
-// github.com/labstack/echo-contrib/session, Gin through gin-contrib, ...):
+// github.com/labstack/echo-contrib/session; for Gin, see package ginstore):
 //
 //	store, err := sqlstore.Open(ctx, os.Getenv("DATABASE_URL"))
 //	...
