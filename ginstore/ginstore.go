@@ -44,9 +44,9 @@ var _ sessions.Store = (*Store)(nil)
 
 // Store is a gin-contrib/sessions Store over a sqlstore.Store: the embedded
 // gorillastore.Store, whose methods (Get, New, Save, RenewID, MaxAge) and
-// fields (Codecs, Logger, OwnerKey) it has, plus Options, which shadows the embedded store's
-// Options field (st.Store.Options is that field). Configure it before
-// serving; it is then safe for concurrent use.
+// fields (Codecs, Logger, OwnerKey) it has, plus Options, which shadows the
+// embedded store's Options field (st.Store.Options is that field).
+// Configure it before serving; it is then safe for concurrent use.
 type Store struct {
 	*gorillastore.Store
 }
