@@ -8,10 +8,6 @@ import (
 	"github.com/go-sqlstore/sqlstore/internal/dsn"
 )
 
-// DefaultSQLiteFile is the SQLite database Open uses, in the working
-// directory, when it is given no DSN and DATABASE_URL is unset.
-const DefaultSQLiteFile = dsn.DefaultSQLiteFile
-
 // Open opens a pool for dsn and returns a Store over it that owns the pool:
 // Close closes it. The dsn is one of
 //
@@ -20,7 +16,7 @@ const DefaultSQLiteFile = dsn.DefaultSQLiteFile
 //	sqlite:path/to/file.db  or a file: URI such as file:sessions.db?mode=rwc
 //
 // An empty dsn falls back to the DATABASE_URL environment variable, then to
-// the SQLite file DefaultSQLiteFile in the working directory.
+// the SQLite file sessions.db in the working directory.
 //
 // The user name and password of a URL must be percent-encoded where they
 // hold characters special in URLs (@ as %40, / as %2F, ? as %3F, # as %23,
