@@ -22,6 +22,8 @@ import (
 	"github.com/go-sqlstore/sqlstore/otelsqlstore"
 )
 
+type ctxKey struct{}
+
 // rig is an Observer whose metrics a test collects with a manual reader.
 type rig struct {
 	reader *sdkmetric.ManualReader
@@ -32,7 +34,10 @@ type rig struct {
 func newRig(t *testing.T, common ...attribute.KeyValue) *rig {
 	t.Helper()
 	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader),
+		// A filter that reads each measurement's context, as any part of
+		// a MeterProvider may: a nil one would panic here.
+		sdkmetric.WithExemplarFilter(func(ctx context.Context) bool { return ctx.Value(ctxKey{}) != nil }))
 	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
 	obs, err := otelsqlstore.New(otelsqlstore.WithMeterProvider(mp), otelsqlstore.WithAttributes(common...))
 	if err != nil {
