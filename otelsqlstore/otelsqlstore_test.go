@@ -514,18 +514,29 @@ func TestConcurrent(t *testing.T) {
 	}
 }
 
+// globalSet tells whether a run of TestGlobalMeterProvider (go test
+// -count) has set the global MeterProvider, which hands the meters made
+// before to the first one set only.
+var globalSet bool
+
 // TestGlobalMeterProvider checks that New without WithMeterProvider uses
-// the global MeterProvider, even one set after New.
+// the global MeterProvider: on the first run, one set after New.
 func TestGlobalMeterProvider(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+	if globalSet {
+		otel.SetMeterProvider(mp)
+	}
 	obs, err := otelsqlstore.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer obs.Close()
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	defer mp.Shutdown(context.Background())
-	otel.SetMeterProvider(mp)
+	if !globalSet {
+		otel.SetMeterProvider(mp)
+		globalSet = true
+	}
 
 	obs.Observe(context.Background(), sqlstore.Event{Op: sqlstore.OpCount, Outcome: sqlstore.OutcomeDone})
 	r := &rig{reader: reader, obs: obs}
