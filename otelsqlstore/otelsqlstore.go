@@ -38,7 +38,10 @@
 //     sweep found them right after it ran ([sqlstore.Stats]). The gauge never
 //     queries the database: it reports nothing before the first sweep, and
 //     the same figures until the next one, so its age is the prune interval
-//     at most ([sqlstore.WithPruneInterval]).
+//     at most ([sqlstore.WithPruneInterval]), or the time since the last
+//     [sqlstore.Store.Prune] when background sweeps are off. Processes that
+//     share a table each report the whole table: aggregate them with max,
+//     not sum.
 //
 // Every measurement also carries the attributes given with [WithAttributes].
 //
@@ -91,8 +94,9 @@ type config struct {
 }
 
 // WithMeterProvider sets the MeterProvider the Observer's meter comes from.
-// The default, or nil, is the global one ([otel.GetMeterProvider]) as it is
-// when New runs: a global provider set later still receives the metrics.
+// The default, or nil, is the global one ([otel.GetMeterProvider]); one that
+// the program sets after New ([otel.SetMeterProvider]) still receives the
+// metrics, as OpenTelemetry's global hands its meters to the first one set.
 func WithMeterProvider(mp metric.MeterProvider) Option {
 	return func(c *config) { c.mp = mp }
 }
