@@ -31,8 +31,9 @@
 //     expired sessions (background or [sqlstore.Store.Prune]), by
 //     sqlstore.operation.outcome ("done" or "error") and error.type. Its
 //     buckets reach minutes, as a large sweep rests between batches.
-//   - sqlstore.prune.sessions (counter, {session}): the expired sessions the
-//     sweeps deleted.
+//   - sqlstore.prune.sessions (counter, {session}): the sessions the sweeps
+//     pruned, as [sqlstore.Store.Prune] counts them (Event.Rows of each
+//     sweep).
 //   - sqlstore.session.count (gauge, {session}): the sessions of the table by
 //     sqlstore.session.state ("live", "ended", "expired"), as the latest
 //     sweep found them right after it ran ([sqlstore.Stats]). The gauge never
@@ -206,7 +207,7 @@ func New(opts ...Option) (*Observer, error) {
 	}
 	if o.pruned, err = m.Int64Counter("sqlstore.prune.sessions",
 		metric.WithUnit("{session}"),
-		metric.WithDescription("Expired sessions deleted by the sweeps.")); err != nil {
+		metric.WithDescription("Sessions pruned by the sweeps of expired sessions.")); err != nil {
 		return nil, err
 	}
 	if o.sessions, err = m.Int64ObservableGauge("sqlstore.session.count",
