@@ -6,13 +6,16 @@
 // A Store reads and writes sessions by id with one prepared statement and one
 // round trip per call, decides expiry with one clock of its own (never the
 // database's), stores ids hashed by default, and prunes expired sessions in
-// the background in short batches. Adapters make it the store of
-// github.com/alexedwards/scs (package scsstore) and of gorilla/sessions
-// (package gorillastore).
+// the background in short batches. It knows who a session belongs to
+// ([Store.SetOwned]), lists a user's sessions ([Store.Sessions]) and ends
+// them ([Store.DeleteOwner]); an ended session stays ended, whatever a late
+// write of it says. Adapters make it the store of github.com/alexedwards/scs
+// (package scsstore), gorilla/sessions (package gorillastore) and Gin's
+// gin-contrib/sessions (package ginstore).
 //
-// Not found is not an error: Get reports a missing or expired session with
-// found == false and a nil error, and Delete and Touch of a missing session
-// do nothing.
+// Not found is not an error: Get reports a missing, expired or ended session
+// with found == false and a nil error, and Delete and Touch of a missing
+// session do nothing.
 package sqlstore
 
 import (
@@ -98,12 +101,13 @@ type queries struct {
 
 // New returns a Store over db, which the caller owns: Close never closes it.
 // New validates the options and identifiers, detects the dialect unless
-// [WithDialect] is given, creates the table and its expiry index if they are
-// missing (or, with [WithCreateTable](false), checks that they exist),
+// [WithDialect] is given, creates the table and its indexes if they are
+// missing and upgrades in place a table made before the owner columns (or,
+// with [WithCreateTable](false), checks that the table is current),
 // prepares the statements and starts the background pruner.
 //
-// New runs no DDL when the table exists, so a role with only SELECT, INSERT,
-// UPDATE and DELETE on it can use the store. For SQLite, the pool should set
+// New runs no DDL when the table is current, so a role with only SELECT,
+// INSERT, UPDATE and DELETE on it can use the store. For SQLite, the pool should set
 // a busy timeout and WAL mode (see [Open]), or concurrent writers see
 // "database is locked".
 func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) {
