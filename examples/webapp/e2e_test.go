@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
@@ -78,51 +80,76 @@ func buildApp(t *testing.T) string {
 	return bin
 }
 
-func testBrowser(t *testing.T, chromium, bin, kind string) {
-	// The app's configuration and a DSN for the test's own look at the table.
-	dir := t.TempDir() // the app's working directory
-	env := cleanEnv()
-	var dbURL, table, wantDB string
-	name := map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}[kind]
+// appConfig is where the app of one database kind keeps its sessions.
+type appConfig struct {
+	dir    string   // the app's working directory
+	env    []string // the app's environment
+	dbURL  string   // a DSN of the database, for the test's own look at the table
+	table  string
+	name   string // of the kind of database, as the page shows it
+	wantDB string // how the app's output names the database
+}
+
+// newAppConfig configures the app for a kind of database, with a table of
+// its own that is dropped when the test ends. It skips (fails in CI) when
+// the database is unreachable.
+func newAppConfig(t *testing.T, kind string) appConfig {
+	t.Helper()
+	c := appConfig{dir: t.TempDir(), env: cleanEnv()}
+	c.name = map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL", "mysql": "MySQL"}[kind]
 	switch kind {
 	case "sqlite":
 		// No configuration at all: the default, sessions.db in the
 		// working directory, table "sessions".
-		dbURL = "sqlite:" + filepath.Join(dir, dsn.DefaultSQLiteFile)
-		table = defaults.Table
-		wantDB = name + " (" + filepath.Join(dir, dsn.DefaultSQLiteFile) + ")"
+		c.dbURL = "sqlite:" + filepath.Join(c.dir, dsn.DefaultSQLiteFile)
+		c.table = defaults.Table
+		c.wantDB = c.name + " (" + filepath.Join(c.dir, dsn.DefaultSQLiteFile) + ")"
 	default:
-		dbURL = testdb.DSN(t, kind)
-		db := testdb.OpenDSN(t, kind, dbURL) // skips (fails in CI) when unreachable
-		table = testdb.Name("webapp")
-		t.Cleanup(func() { testdb.Drop(t, db, table) })
-		env = append(env, "DATABASE_URL="+dbURL, "SESSIONS_TABLE="+table)
-		wantDB = name + " (" + sqlstore.RedactDSN(dbURL) + ")"
+		c.dbURL = testdb.DSN(t, kind)
+		db := testdb.OpenDSN(t, kind, c.dbURL) // skips (fails in CI) when unreachable
+		c.table = testdb.Name("webapp")
+		t.Cleanup(func() { testdb.Drop(t, db, c.table) })
+		c.env = append(c.env, "DATABASE_URL="+c.dbURL, "SESSIONS_TABLE="+c.table)
+		c.wantDB = c.name + " (" + sqlstore.RedactDSN(c.dbURL) + ")"
 	}
+	return c
+}
 
-	srv := startApp(t, bin, dir, env, "127.0.0.1:0")
-	if !strings.Contains(srv.output(), "sessions in "+wantDB) {
-		t.Errorf("the app's output does not say it uses %q:\n%s", wantDB, srv.output())
-	}
-
-	// The test reads the table directly to see what the browser cannot.
+// openTable opens the app's table for the test to see what the browser
+// cannot. The app must have created it.
+func (c appConfig) openTable(t *testing.T) *sqlstore.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
 	defer cancel()
-	store, err := sqlstore.Open(ctx, dbURL, sqlstore.WithTable(table), sqlstore.WithCreateTable(false), sqlstore.WithPruneInterval(0))
+	store, err := sqlstore.Open(ctx, c.dbURL, sqlstore.WithTable(c.table), sqlstore.WithCreateTable(false), sqlstore.WithPruneInterval(0))
 	if err != nil {
 		t.Fatalf("opening the app's table: %v", err)
 	}
 	t.Cleanup(func() { store.Close() })
-	inDB := func(token string) bool {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
-		defer cancel()
-		_, found, err := store.Get(ctx, token)
-		if err != nil {
-			t.Fatalf("reading session from the table: %v", err)
-		}
-		return found
+	return store
+}
+
+// inTable reports whether the session token is live in the table.
+func inTable(t *testing.T, store *sqlstore.Store, token string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
+	defer cancel()
+	_, found, err := store.Get(ctx, token)
+	if err != nil {
+		t.Fatalf("reading session from the table: %v", err)
 	}
+	return found
+}
+
+func testBrowser(t *testing.T, chromium, bin, kind string) {
+	cfg := newAppConfig(t, kind)
+	dir, env, name := cfg.dir, cfg.env, cfg.name
+	srv := startApp(t, bin, dir, env, "127.0.0.1:0")
+	if !strings.Contains(srv.output(), "sessions in "+cfg.wantDB) {
+		t.Errorf("the app's output does not say it uses %q:\n%s", cfg.wantDB, srv.output())
+	}
+	store := cfg.openTable(t)
+	inDB := func(token string) bool { t.Helper(); return inTable(t, store, token) }
 
 	b := newBrowser(t, chromium)
 	home := srv.url
@@ -192,6 +219,154 @@ func testBrowser(t *testing.T, chromium, bin, kind string) {
 	}
 
 	// SIGTERM: a graceful shutdown, exit status 0.
+	srv.stop()
+}
+
+// The second browser of TestBrowserSessions says it is Firefox on Windows,
+// so that the two sessions are told apart on the page.
+const (
+	firefoxUA      = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+	firefoxBrowser = "Firefox 128 on Windows"
+)
+
+// e2eSlowDelay is how long the app's slow request waits in the browser
+// test: time for the other browser to sign it out meanwhile.
+const e2eSlowDelay = 5 * time.Second
+
+// TestBrowserSessions drives two independent browsers (two Chromium
+// browser contexts: separate cookie jars) logged in as the same user, on
+// each database: the sessions page lists both, this device marked; "Sign
+// out" in the first logs the second out at its next request; and "Sign out
+// everywhere else" while the second waits in a slow request that changes
+// its session leaves the second logged out when that request has saved.
+func TestBrowserSessions(t *testing.T) {
+	chromium := findChromium(t)
+	bin := buildApp(t)
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) { testBrowserSessions(t, chromium, bin, kind) })
+	}
+}
+
+func testBrowserSessions(t *testing.T, chromium, bin, kind string) {
+	cfg := newAppConfig(t, kind)
+	srv := startApp(t, bin, cfg.dir, append(cfg.env, "SLOW_DELAY="+e2eSlowDelay.String()), "127.0.0.1:0")
+	store := cfg.openTable(t)
+	// keys returns the keys of alice's live sessions, as the table has them.
+	keys := func() []string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), stepTimeout)
+		defer cancel()
+		list, err := store.Sessions(ctx, "alice")
+		if err != nil {
+			t.Fatalf("listing alice's sessions in the table: %v", err)
+		}
+		var keys []string
+		for _, s := range list {
+			keys = append(keys, s.Key)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	keysOf := func(tokens ...string) []string {
+		var keys []string
+		for _, tok := range tokens {
+			keys = append(keys, store.Key(tok))
+		}
+		slices.Sort(keys)
+		return keys
+	}
+
+	first := newBrowser(t, chromium)
+	second := first.newBrowserContext(firefoxUA)
+	firstBrowser := describeBrowser(runStep(first, "read the user agent", chromedp.Evaluate[string]("navigator.userAgent")))
+	if !strings.HasPrefix(firstBrowser, "Chrome ") {
+		t.Errorf("Chromium's own User-Agent is described as %q, want Chrome and its version", firstBrowser)
+	}
+	first.login(srv.url, "alice")
+	second.login(srv.url, "alice")
+	token1, token2 := first.sessionCookie(), second.sessionCookie()
+	if token1 == "" || token2 == "" || token1 == token2 {
+		t.Fatalf("the two browsers hold the session tokens %q and %q: want two, not shared", token1, token2)
+	}
+
+	// Both browsers list both sessions, each its own as this device.
+	if got, want := first.sessionRows(srv.url), []sessionRow{{firstBrowser, true}, {firefoxBrowser, false}}; !sameRows(got, want) {
+		t.Errorf("the first browser lists %v, want %v", got, want)
+	}
+	if got, want := second.sessionRows(srv.url), []sessionRow{{firstBrowser, false}, {firefoxBrowser, true}}; !sameRows(got, want) {
+		t.Errorf("the second browser lists %v, want %v", got, want)
+	}
+	if got, want := keys(), keysOf(token1, token2); !slices.Equal(got, want) {
+		t.Errorf("alice's sessions in the table: %v, want the two browsers' %v", got, want)
+	}
+
+	// The first signs the second out: gone from the list and the table,
+	// and the second is logged out at its next request.
+	first.do("sessions page", chromedp.Navigate(srv.url+"sessions"))
+	first.submit("sign out the other session", "tr.session:not(.current) button.signout")
+	if got, want := first.rows(), []sessionRow{{firstBrowser, true}}; !sameRows(got, want) {
+		t.Errorf("after signing the second browser out, the first lists %v, want %v", got, want)
+	}
+	if inTable(t, store, token2) {
+		t.Error("the signed-out session is still live in the table")
+	}
+	if second.loggedIn(srv.url) {
+		t.Fatal("the second browser is still logged in after the first signed it out")
+	}
+	if !first.loggedIn(srv.url) {
+		t.Error("the first browser is logged out after signing out the second")
+	}
+
+	// The late write: the second logs in again and starts a slow request
+	// that changes its session (it loads the session, waits, then saves
+	// it with a note). Meanwhile the first signs out everywhere else. When
+	// the slow request has saved, the second is still logged out.
+	second.login(srv.url, "alice")
+	token3 := second.sessionCookie()
+	first.do("sessions page", chromedp.Navigate(srv.url+"sessions"))
+	if got := first.rows(); len(got) != 2 {
+		t.Fatalf("after the second browser logged in again, the first lists %v, want 2 sessions", got)
+	}
+	started := strings.Count(srv.output(), "slow request: started")
+	slowDone := make(chan error, 1)
+	go func() {
+		// Not t.Fatal on this goroutine: the error goes to the test's.
+		ctx, cancel := context.WithTimeout(second.ctx, e2eSlowDelay+stepTimeout)
+		defer cancel()
+		_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.ID("slow")))
+		slowDone <- err
+	}()
+	waitForOutput(t, srv.out, "slow request: started", started+1) // it has loaded the session
+	first.submit("sign out everywhere else", "#signout-others")
+	if got, want := first.rows(), []sessionRow{{firstBrowser, true}}; !sameRows(got, want) {
+		t.Errorf("after signing out everywhere else, the first browser lists %v, want %v", got, want)
+	}
+	if strings.Contains(srv.output(), "slow request: saving") {
+		t.Fatalf("the slow request ended its wait (%v) before the sign-out was done: the race was not tested", e2eSlowDelay)
+	}
+	select {
+	case err := <-slowDone:
+		if err != nil {
+			t.Fatalf("the slow request in the second browser: %v", err)
+		}
+	case <-time.After(e2eSlowDelay + stepTimeout + time.Second):
+		t.Fatal("the slow request in the second browser did not end")
+	}
+	if user, note := second.hasElement("user"), second.hasElement("note"); user || note {
+		t.Errorf("the page after the slow request, which loaded the session before the sign-out and saved it after, shows the user (%v) or the request's note (%v)", user, note)
+	}
+	if second.loggedIn(srv.url) {
+		t.Error("the second browser is logged in at its next request after the slow request")
+	}
+	if inTable(t, store, token3) {
+		t.Error("the session signed out during the slow request is live in the table again")
+	}
+	if got, want := keys(), keysOf(token1); !slices.Equal(got, want) {
+		t.Errorf("alice's sessions in the table: %v, want the first browser's only %v", got, want)
+	}
+	if !first.loggedIn(srv.url) {
+		t.Error("signing out everywhere else logged out the first browser")
+	}
 	srv.stop()
 }
 
@@ -334,6 +509,75 @@ func newBrowser(t *testing.T, chromium string) *browser {
 		t.Fatalf("starting Chromium %s: %v", chromium, err)
 	}
 	return &browser{t: t, ctx: tabCtx}
+}
+
+// newBrowserContext returns a tab in a new browser context of b's Chromium,
+// which shares nothing with b's (like an incognito window): its own cookie
+// jar. Its requests send the User-Agent header ua.
+func (b *browser) newBrowserContext(ua string) *browser {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	b.t.Cleanup(cancel)
+	// The first Run creates the browser context and its tab: no timeout.
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua})
+		return err
+	}))
+	if err != nil {
+		b.t.Fatalf("opening a new browser context: %v", err)
+	}
+	return &browser{t: b.t, ctx: ctx}
+}
+
+// login logs in as name on the app at home.
+func (b *browser) login(home, name string) {
+	b.t.Helper()
+	b.do("log in as "+name,
+		chromedp.Navigate(home),
+		chromedp.SendKeys(chromedp.ID("name"), name),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("user")),
+	)
+	b.wantText("user", name)
+}
+
+// submit clicks the button that sel selects, and waits for the page the
+// form's answer leads to.
+func (b *browser) submit(step, sel string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+		b.t.Fatalf("browser step %q: %v", step, err)
+	}
+}
+
+// hasElement reports whether the page has an element with the id.
+func (b *browser) hasElement(id string) bool {
+	b.t.Helper()
+	return runStep(b, "look for #"+id, chromedp.Evaluate[bool](fmt.Sprintf("document.getElementById(%q) !== null", id)))
+}
+
+// loggedIn opens the home page of the app at home and reports whether it
+// shows a logged-in user.
+func (b *browser) loggedIn(home string) bool {
+	b.t.Helper()
+	b.do("home page", chromedp.Navigate(home))
+	return b.hasElement("user")
+}
+
+// rows returns the rows of the list of the user's sessions on the page.
+func (b *browser) rows() []sessionRow {
+	b.t.Helper()
+	return runStep(b, "read the sessions", chromedp.Evaluate[[]sessionRow](`Array.from(document.querySelectorAll("tr.session"),
+		r => ({Browser: r.querySelector(".browser").textContent.trim(), Current: r.classList.contains("current")}))`))
+}
+
+// sessionRows opens the sessions page of the app at home and returns its rows.
+func (b *browser) sessionRows(home string) []sessionRow {
+	b.t.Helper()
+	b.do("sessions page", chromedp.Navigate(home+"sessions"))
+	return b.rows()
 }
 
 // do runs actions within stepTimeout.
