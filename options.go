@@ -34,6 +34,7 @@ type config struct {
 	tidbTTL        string
 	querier        Querier
 	writeSlots     int
+	encryption     encryption // WithEncryption, WithPlaintextReads (crypt.go)
 	errs           []error
 }
 

@@ -25,4 +25,7 @@ var (
 	// Prune is Store.Prune, calling progress with the running total of
 	// deleted rows after every batch.
 	Prune func(ctx context.Context, store any, progress func(deleted int64)) (int64, error)
+	// Rekey is Store.Rekey, calling progress with the running totals of
+	// rewritten and of scanned sessions after every batch.
+	Rekey func(ctx context.Context, store any, progress func(rewritten, scanned int64)) (int64, error)
 )
