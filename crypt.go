@@ -137,6 +137,10 @@ type crypter struct {
 
 	// undecryptable counts the rows Get, Range and Rekey refused since New.
 	undecryptable atomic.Int64
+
+	// beforeSwap, set by tests only, runs just before Rekey swaps the data
+	// of a row, with its stored key.
+	beforeSwap func(key string)
 }
 
 // keyID returns the fingerprint that names key in the rows it encrypts.

@@ -142,6 +142,9 @@ func (s *Store) rekeyOne(ctx context.Context, swap *sql.Stmt, r rekeyRow) (int64
 		return 0, nil
 	}
 	fresh := s.crypt.seal(r.key, data)
+	if s.crypt.beforeSwap != nil {
+		s.crypt.beforeSwap(r.key)
+	}
 	var n int64
 	err = s.write(ctx, "rekey", func() error {
 		res, err := swap.ExecContext(ctx, fresh, r.key, r.data)
