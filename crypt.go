@@ -315,6 +315,14 @@ func (s *Store) undecryptable() int64 {
 	return s.crypt.undecryptable.Load()
 }
 
+// plural returns "1 session" or "n sessions".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
 // checkKeys makes a misconfiguration loud: with encryption on, it fails when
 // the table holds sessions and none of the newest few decrypts with the keys
 // given. Some that do not (a key dropped on purpose, a few tampered rows)
@@ -365,7 +373,7 @@ func (s *Store) checkKeys(ctx context.Context) error {
 	}
 	var why []string
 	for _, r := range reasons {
-		why = append(why, fmt.Sprintf("%d: %s", counts[r], r))
+		why = append(why, fmt.Sprintf("%s (%s)", r, plural(counts[r], "session")))
 	}
 	return fmt.Errorf("sqlstore: none of the %d newest sessions in %s decrypts with the keys given (fingerprints %s): %s; "+
 		"check WithEncryption's keys (a wrong or missing key would log every user out), or add WithPlaintextReads(true) to read rows written without encryption",
