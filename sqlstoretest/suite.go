@@ -208,6 +208,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Close", testClose},
 		{"Context", testContext},
 		{"TimeZones", testTimeZones},
+		{"Encryption", testEncryption},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
