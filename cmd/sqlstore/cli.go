@@ -88,6 +88,8 @@ func commands() []command {
 			"-dsn DSN [-batch N] [-schema S] [-table T] [-columns id,data,expiry] [-timeout D]", (*cli).pruneCmd},
 		{"stats", "print live and expired counts, oldest and newest expiry, table size",
 			"-dsn DSN [-json] [-schema S] [-table T] [-columns id,data,expiry] [-timeout D]", (*cli).statsCmd},
+		{"rekey", "re-encrypt, under the first key of " + keysEnv + ", the sessions under older keys",
+			"-dsn DSN [-batch N] [-schema S] [-table T] [-columns id,data,expiry] [-timeout D]", (*cli).rekeyCmd},
 	}
 }
 
@@ -115,6 +117,11 @@ Commands:
 The DSN is a URL: postgres://user:pass@host:5432/db?sslmode=disable,
 mysql://user:pass@host:3306/db or sqlite:path/to/file.db. Without -dsn,
 DATABASE_URL is used.
+
+With SQLSTORE_KEYS set (base64 keys of 32 bytes, comma-separated, the key
+that encrypts first), every command that connects opens the table with
+encryption and fails when the keys open none of its newest sessions;
+SQLSTORE_PLAINTEXT_READS=true also reads sessions written without it.
 
 Exit status: 0 on success, 1 on failure, 2 on a usage error.
 Run "sqlstore help <command>" or "sqlstore <command> -h" for its flags.
@@ -271,6 +278,11 @@ func (c *cli) open(ctx context.Context, f *dbFlags, extra ...sqlstore.Option) (*
 	if err != nil {
 		return nil, err
 	}
+	keys, err := c.keyOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, keys...)
 	return sqlstore.Open(ctx, f.dsn, append(opts, append([]sqlstore.Option{sqlstore.WithPruneInterval(0)}, extra...)...)...)
 }
 
