@@ -15,6 +15,13 @@
 //	DATABASE_URL='postgres://user:pass@127.0.0.1:5432/db?sslmode=disable' go run ./examples/webapp
 //	DATABASE_URL='mysql://user:pass@127.0.0.1:3306/db' go run ./examples/webapp
 //
+// Set SESSION_KEYS to encrypt the session data in the table (AES-256-GCM,
+// sqlstore.WithEncryption): base64 keys of 32 bytes, comma-separated, the
+// key that encrypts first. To rotate, put a new key first, run
+// `sqlstore rekey` with the same keys in SQLSTORE_KEYS, then drop the old one:
+//
+//	SESSION_KEYS="$(head -c 32 /dev/urandom | base64)" go run ./examples/webapp
+//
 // Flags: -addr (or ADDR) is the address to listen on, 127.0.0.1:8080 by
 // default; -table (or SESSIONS_TABLE) is the sessions table, "sessions" by
 // default.
@@ -23,6 +30,7 @@ package main
 import (
 	"context"
 	_ "embed"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,7 +80,15 @@ func main() {
 func run(ctx context.Context, addr, table string, out io.Writer) error {
 	// 1. The store: an empty DSN means DATABASE_URL, else SQLite's
 	// sessions.db. Open creates the table if it is missing.
-	store, err := sqlstore.Open(ctx, "", sqlstore.WithTable(table))
+	opts := []sqlstore.Option{sqlstore.WithTable(table)}
+	if v := os.Getenv("SESSION_KEYS"); v != "" {
+		keys, err := parseKeys(v)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, sqlstore.WithEncryption(keys...))
+	}
+	store, err := sqlstore.Open(ctx, "", opts...)
 	if err != nil {
 		return err
 	}
@@ -237,6 +253,20 @@ func redact(dsn string) string {
 		return "DATABASE_URL" // unparsable: it could hold a password anywhere
 	}
 	return u.Redacted()
+}
+
+// parseKeys decodes SESSION_KEYS: base64 keys, comma-separated. Its errors
+// never show a key.
+func parseKeys(v string) ([][]byte, error) {
+	var keys [][]byte
+	for i, s := range strings.Split(v, ",") {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("SESSION_KEYS: key %d is not base64", i)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 func envOr(name, def string) string {
