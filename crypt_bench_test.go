@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"testing"
@@ -37,45 +38,64 @@ func BenchmarkEncryption(b *testing.B) {
 	var seq uint64 // keeps the data of each Set distinct from every earlier one
 	for _, kind := range testdb.Kinds {
 		b.Run("db="+kind, func(b *testing.B) {
-			db := testdb.Open(b, kind)
-			db.SetMaxOpenConns(4)
-			db.SetMaxIdleConns(4)
-			for _, size := range []int{1 << 10, 64 << 10} {
-				ids := make([]string, rows)
-				for i := range ids {
-					ids[i] = benchID()
+			// On a server both stores share one table, each with its own
+			// sessions, so that neither gains from where its table lies.
+			// On SQLite each has its own file: two stores writing in turn
+			// to one file share its WAL, whose checkpoints land on one of
+			// them more than the other.
+			var dbs [2]*sql.DB // off, on
+			var tables [2]string
+			for i := range dbs {
+				if i == 0 || kind == "sqlite" {
+					dbs[i] = testdb.Open(b, kind)
+					dbs[i].SetMaxOpenConns(4)
+					dbs[i].SetMaxIdleConns(4)
+				} else {
+					dbs[i] = dbs[0]
 				}
+			}
+			for _, size := range []int{1 << 10, 64 << 10} {
+				tables[0] = testdb.Table(b, dbs[0])
+				tables[1] = tables[0]
+				if kind == "sqlite" {
+					tables[1] = testdb.Table(b, dbs[1])
+				}
+				var ids [2][]string              // off, on
 				payloads := make([][]byte, ring) // random: compresses no better than ciphertext
 				for i := range payloads {
 					payloads[i] = make([]byte, size)
 					_, _ = rand.Read(payloads[i])
 				}
 				exp := time.Now().Add(time.Hour)
-				var stores [2]*sqlstore.Store // off, on
-				for i := range stores {
-					opts := []sqlstore.Option{sqlstore.WithTable(testdb.Table(b, db)), sqlstore.WithPruneInterval(0)}
+				var stores [2]*sqlstore.Store   // off, on
+				for _, i := range []int{1, 0} { // on first, over the empty table
+					opts := []sqlstore.Option{sqlstore.WithTable(tables[i]), sqlstore.WithPruneInterval(0)}
 					if i == 1 {
 						opts = append(opts, sqlstore.WithEncryption(key))
 					}
-					s, err := sqlstore.New(ctx, db, opts...)
+					s, err := sqlstore.New(ctx, dbs[i], opts...)
 					if err != nil {
 						b.Fatal(err)
 					}
 					b.Cleanup(func() { s.Close() })
-					for _, id := range ids {
+					stores[i] = s
+				}
+				for range rows {
+					for i, s := range stores {
+						id := benchID()
+						ids[i] = append(ids[i], id)
 						if err := s.Set(ctx, id, payloads[0], exp); err != nil {
 							b.Fatal(err)
 						}
 					}
-					stores[i] = s
 				}
 				for _, op := range []string{"Get", "Set/data=counter", "Set/data=fresh"} {
 					b.Run(fmt.Sprintf("op=%s/size=%dKiB", op, size>>10), func(b *testing.B) {
 						b.ReportAllocs()
 						seq += 1 << 32
 						var took [2]time.Duration
-						do := func(s *sqlstore.Store, i int) {
-							id := ids[i%rows]
+						do := func(e, i int) {
+							s, id := stores[e], ids[e][i%rows]
 							switch op {
 							case "Get":
 								if got, found, err := s.Get(ctx, id); err != nil || !found || len(got) != size {
@@ -101,7 +121,7 @@ func BenchmarkEncryption(b *testing.B) {
 							for k := range 2 {
 								e := (i + k) % 2 // alternate which goes first
 								start := time.Now()
-								do(stores[e], i)
+								do(e, i)
 								took[e] += time.Since(start)
 							}
 							n++
