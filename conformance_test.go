@@ -1,11 +1,13 @@
 package sqlstore_test
 
 import (
+	"crypto/rand"
 	"database/sql"
 	"fmt"
 	"testing"
 	"time"
 
+	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 	"github.com/go-sqlstore/sqlstore/sqlstoretest"
 )
@@ -22,6 +24,29 @@ func TestConformance(t *testing.T) {
 				Name:           kind,
 				Open:           func(testing.TB) *sql.DB { return db },
 				OpenInTimeZone: inTimeZone(kind, dsn),
+			})
+		})
+	}
+}
+
+// TestConformanceEncrypted runs the conformance suite with encryption on
+// (WithEncryption with two keys, as during a rotation) on SQLite always,
+// and on PostgreSQL and MariaDB/MySQL when their DSNs are set: every
+// behaviour of the store holds on encrypted data.
+func TestConformanceEncrypted(t *testing.T) {
+	k1, k2 := make([]byte, 32), make([]byte, 32)
+	_, _ = rand.Read(k1)
+	_, _ = rand.Read(k2)
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			dsn := testdb.DSN(t, kind)
+			db := testdb.OpenDSN(t, kind, dsn)
+			sqlstoretest.Run(t, sqlstoretest.Config{
+				Name:           kind + "-encrypted",
+				Open:           func(testing.TB) *sql.DB { return db },
+				OpenInTimeZone: inTimeZone(kind, dsn),
+				Options:        []sqlstore.Option{sqlstore.WithEncryption(k2, k1)},
 			})
 		})
 	}

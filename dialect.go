@@ -113,6 +113,20 @@ type Dialect interface {
 	// cutoff, now, cutoff.
 	Stats(t Table) string
 
+	// The statements of encryption (WithEncryption): New's check of the
+	// keys, and Store.Rekey.
+
+	// Newest selects key and data of at most limit sessions, live or
+	// expired, latest expiry first. Args: limit.
+	Newest(t Table) string
+	// Page selects key and data of at most limit live sessions whose key
+	// sorts after a given key, in key order. Args: after, now, limit.
+	Page(t Table) string
+	// SwapData replaces the data of one session only while it still holds
+	// the old data, so that a write that landed since it was read is kept.
+	// Args: data, key, old data.
+	SwapData(t Table) string
+
 	// TableSize returns a query selecting the bytes the table and its
 	// indexes take, as the database reports them. Args: schema, table.
 	TableSize() string

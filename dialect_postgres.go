@@ -161,3 +161,17 @@ func (postgres) DecodeTime(v any) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("unexpected expiry type %T", v)
 }
+
+// Newest reads the expiry index backwards.
+func (postgres) Newest(t Table) string {
+	return fmt.Sprintf(`SELECT %s, %s FROM %s WHERE NOT %s ORDER BY %s DESC LIMIT $1`, t.ID, t.Data, t.Qualified(), t.Ended, t.Expiry)
+}
+
+func (postgres) Page(t Table) string {
+	return fmt.Sprintf(`SELECT %s, %s FROM %s WHERE %s > $1 AND %s > $2 AND NOT %s ORDER BY %s LIMIT $3`,
+		t.ID, t.Data, t.Qualified(), t.ID, t.Expiry, t.Ended, t.ID)
+}
+
+func (postgres) SwapData(t Table) string {
+	return fmt.Sprintf(`UPDATE %s SET %s = $1 WHERE %s = $2 AND %s = $3 AND NOT %s`, t.Qualified(), t.Data, t.ID, t.Data, t.Ended)
+}

@@ -162,3 +162,17 @@ func (sqlite) DecodeTime(v any) (time.Time, error) {
 	}
 	return time.Time{}, fmt.Errorf("unexpected expiry type %T", v)
 }
+
+// Newest reads the expiry index backwards.
+func (sqlite) Newest(t Table) string {
+	return fmt.Sprintf(`SELECT %s, %s FROM %s WHERE NOT %s ORDER BY %s DESC LIMIT ?`, t.ID, t.Data, t.Qualified(), t.Ended, t.Expiry)
+}
+
+func (sqlite) Page(t Table) string {
+	return fmt.Sprintf(`SELECT %s, %s FROM %s WHERE %s > ? AND %s > ? AND NOT %s ORDER BY %s LIMIT ?`,
+		t.ID, t.Data, t.Qualified(), t.ID, t.Expiry, t.Ended, t.ID)
+}
+
+func (sqlite) SwapData(t Table) string {
+	return fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s = ? AND %s = ? AND NOT %s`, t.Qualified(), t.Data, t.ID, t.Data, t.Ended)
+}

@@ -61,6 +61,7 @@ const goldenTTL = "1h"
 var goldenMethods = []string{
 	"CurrentSchema", "Columns", "Indexes", "CreateLock", "CreateTable", "Upgrade", "DropIndex", "DDLTimeout",
 	"Get", "Set", "Touch", "Delete", "DeleteOwner", "Sessions", "Count", "Range", "Clear", "Prune", "EndCreated", "Stats",
+	"Newest", "Page", "SwapData",
 	"TableSize", "TryLock", "Unlock",
 }
 

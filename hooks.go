@@ -17,6 +17,9 @@ func init() {
 	hook.DDL = func(s any) string { return s.(*Store).changed }
 	hook.Denied = denied
 	hook.MissingSchema = missingSchema
+	hook.Rekey = func(ctx context.Context, s any, progress func(rewritten, scanned int64)) (int64, error) {
+		return s.(*Store).rekey(ctx, progress)
+	}
 	hook.Prune = func(ctx context.Context, s any, progress func(int64)) (int64, error) {
 		return s.(*Store).prune(ctx, progress)
 	}

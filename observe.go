@@ -19,7 +19,8 @@ type Observer interface {
 type Op string
 
 // The operations of a Store. OpPrune is one sweep, in the background or by
-// [Store.Prune].
+// [Store.Prune]; OpRekey a whole [Store.Rekey], whose rewrites of single
+// rows report their retries under OpRekey too.
 const (
 	OpGet         Op = "get"
 	OpSet         Op = "set"
@@ -34,6 +35,7 @@ const (
 	OpClear       Op = "clear"
 	OpStats       Op = "stats"
 	OpPrune       Op = "prune"
+	OpRekey       Op = "rekey"
 )
 
 // Outcome is how an operation ended.
@@ -46,7 +48,7 @@ const (
 	OutcomeWritten Outcome = "written" // Set or Touch wrote the session
 	OutcomeSkipped Outcome = "skipped" // Set or Touch wrote nothing: a Touch below the threshold or of no live session, a Set of an ended one; Delete of no session
 	OutcomeEnded   Outcome = "ended"   // Delete, DeleteKey or DeleteOwner ended Event.Rows sessions
-	OutcomeDone    Outcome = "done"    // any other operation that succeeded; Rows for Clear and OpPrune
+	OutcomeDone    Outcome = "done"    // any other operation that succeeded; Rows for Clear, OpPrune and OpRekey
 	OutcomeError   Outcome = "error"   // the operation failed with Event.Err
 	OutcomeRetried Outcome = "retried" // one attempt of a write met a transient conflict (Event.Err) and is tried again; the operation's own event follows
 )

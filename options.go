@@ -40,6 +40,7 @@ type config struct {
 	querier        Querier
 	observer       Observer
 	writeSlots     int
+	encryption     encryption // WithEncryption, WithPlaintextReads (crypt.go)
 	errs           []error
 }
 
@@ -186,7 +187,8 @@ func WithHashedIDs(hashed bool) Option {
 
 // WithMaxDataSize sets the largest data Set accepts, in bytes; larger data
 // gets ErrDataTooLarge before the database is asked. The default, 8 MiB, fits
-// MariaDB's default max_allowed_packet (16 MiB).
+// MariaDB's default max_allowed_packet (16 MiB). The limit is on the data
+// the caller gives: with WithEncryption each row holds 37 bytes more.
 func WithMaxDataSize(n int) Option {
 	return func(c *config) {
 		if n <= 0 {

@@ -216,6 +216,7 @@ func Run(t *testing.T, cfg Config) {
 		{"DeleteKey", testDeleteKey},
 		{"DeleteOwnerRace", testDeleteOwnerRace},
 		{"AbsoluteTimeout", testAbsoluteTimeout},
+		{"Encryption", testEncryption},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -109,6 +109,8 @@ func commands() []command {
 			"-dsn DSN -owner USER [-json] [-schema S] [-table T] [-timeout D]", (*cli).sessionsCmd},
 		{"revoke", "end every live session of a user now",
 			"-dsn DSN -owner USER [-schema S] [-table T] [-timeout D]", (*cli).revokeCmd},
+		{"rekey", "re-encrypt, under the first key of " + keysEnv + ", the sessions under older keys",
+			"-dsn DSN [-batch N] [-schema S] [-table T] [-columns id,data,expiry] [-timeout D]", (*cli).rekeyCmd},
 	}
 }
 
@@ -136,6 +138,11 @@ Commands:
 The DSN is a URL: postgres://user:pass@host:5432/db?sslmode=disable,
 mysql://user:pass@host:3306/db or sqlite:path/to/file.db. Without -dsn,
 DATABASE_URL is used.
+
+With SQLSTORE_KEYS set (base64 keys of 32 bytes, comma-separated, the key
+that encrypts first), every command that connects opens the table with
+encryption and fails when the keys open none of its newest sessions;
+SQLSTORE_PLAINTEXT_READS=true also reads sessions written without it.
 
 Exit status: 0 on success, 1 on failure, 2 on a usage error.
 Run "sqlstore help <command>" or "sqlstore <command> -h" for its flags.
@@ -282,7 +289,11 @@ func (f *tableFlags) options() ([]sqlstore.Option, error) {
 			return nil, usagef("%s %q: %v", n.flag, n.value, err)
 		}
 	}
-	oc := strings.Split(f.ownerColumns, ",")
+	ownerColumns := f.ownerColumns
+	if ownerColumns == "" {
+		ownerColumns = strings.Join([]string{defaults.OwnerColumn, defaults.CreatedColumn, defaults.UpdatedColumn, defaults.EndedColumn}, ",")
+	}
+	oc := strings.Split(ownerColumns, ",")
 	for i := range oc {
 		oc[i] = strings.TrimSpace(oc[i])
 	}
@@ -316,6 +327,11 @@ func (c *cli) open(ctx context.Context, f *dbFlags, extra ...sqlstore.Option) (*
 	if err != nil {
 		return nil, err
 	}
+	keys, err := c.keyOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, keys...)
 	return sqlstore.Open(ctx, f.dsn, append(opts, append([]sqlstore.Option{sqlstore.WithPruneInterval(0)}, extra...)...)...)
 }
 
@@ -377,6 +393,9 @@ func (c *cli) prepare(ctx context.Context, f *dbFlags) (context.Context, context
 		return nil, nil, usagef("-timeout %v is negative", f.timeout)
 	}
 	if _, err := f.options(); err != nil {
+		return nil, nil, err
+	}
+	if _, err := c.keyOptions(); err != nil { // a usage error, before any file or connection
 		return nil, nil, err
 	}
 	if f.timeout > 0 {

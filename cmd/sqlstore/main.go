@@ -6,6 +6,7 @@
 //	sqlstore migrate -dsn DSN [flags]
 //	sqlstore prune   -dsn DSN [-batch N] [-timeout D] [flags]
 //	sqlstore stats   -dsn DSN [-json] [flags]
+//	sqlstore rekey   -dsn DSN [-batch N] [-timeout D] [flags]    (keys in SQLSTORE_KEYS)
 //
 // The DSN is a URL as sqlstore.Open takes it (postgres://..., mysql://...,
 // sqlite:FILE); without -dsn, DATABASE_URL is used. Errors are one line on

@@ -136,7 +136,11 @@ func TestWatchdogAbandonsStuckCommand(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the stuck command was not abandoned within 10s")
 	}
-	release <- struct{}{}
+	select {
+	case release <- struct{}{}:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the command's body never ran")
+	}
 	time.Sleep(50 * time.Millisecond)
 	if out.String() != "" {
 		t.Errorf("the abandoned command's late output was printed: %q", out.String())

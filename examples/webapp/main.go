@@ -17,6 +17,13 @@
 //	DATABASE_URL='postgres://user:pass@127.0.0.1:5432/db?sslmode=disable' go run ./examples/webapp
 //	DATABASE_URL='mysql://user:pass@127.0.0.1:3306/db' go run ./examples/webapp
 //
+// Set SESSION_KEYS to encrypt the session data in the table (AES-256-GCM,
+// sqlstore.WithEncryption): base64 keys of 32 bytes, comma-separated, the
+// key that encrypts first. To rotate, put a new key first, run
+// `sqlstore rekey` with the same keys in SQLSTORE_KEYS, then drop the old one:
+//
+//	SESSION_KEYS="$(head -c 32 /dev/urandom | base64)" go run ./examples/webapp
+//
 // Flags: -addr (or ADDR) is the address to listen on, 127.0.0.1:8080 by
 // default; -table (or SESSIONS_TABLE) is the sessions table, "sessions" by
 // default. SLOW_DELAY is how long the slow request waits, 10s by default.
@@ -25,7 +32,9 @@ package main
 import (
 	"context"
 	_ "embed"
+	"encoding/base64"
 	"errors"
+	"expvar"
 	"flag"
 	"fmt"
 	"html/template"
@@ -77,7 +86,20 @@ func run(ctx context.Context, addr, table string, out io.Writer) error {
 	// 1. The store: an empty DSN means DATABASE_URL, else SQLite's
 	// sessions.db. Open creates the table if it is missing. Its errors
 	// never hold the password of the DSN, so they can be printed.
-	store, err := sqlstore.Open(ctx, "", sqlstore.WithTable(table))
+	opts := []sqlstore.Option{sqlstore.WithTable(table)}
+	if v := os.Getenv("SESSION_KEYS"); v != "" { // encrypt session data at rest
+		keys, err := parseKeys(v)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, sqlstore.WithEncryption(keys...))
+	}
+	var m *metrics
+	if os.Getenv("METRICS") != "" { // count the store's operations at /debug/vars
+		m = newMetrics()
+		opts = append(opts, sqlstore.WithObserver(m))
+	}
+	store, err := sqlstore.Open(ctx, "", opts...)
 	if err != nil {
 		return err
 	}
@@ -111,6 +133,9 @@ func run(ctx context.Context, addr, table string, out io.Writer) error {
 	mux.HandleFunc("POST /sessions/signout", a.signOut)
 	mux.HandleFunc("POST /sessions/signout-others", a.signOutOthers)
 	mux.HandleFunc("POST /slow", a.slow)
+	if m != nil {
+		mux.Handle("GET /debug/vars", expvar.Handler())
+	}
 
 	// CrossOriginProtection rejects cross-site POSTs (CSRF) by their
 	// Sec-Fetch-Site and Origin headers.
@@ -393,6 +418,20 @@ func describeDatabase() string {
 		return fmt.Sprintf("%s (%s)", kind, path)
 	}
 	return fmt.Sprintf("%s (%s)", kind, sqlstore.RedactDSN(dbURL))
+}
+
+// parseKeys decodes SESSION_KEYS: base64 keys, comma-separated. Its errors
+// never show a key.
+func parseKeys(v string) ([][]byte, error) {
+	var keys [][]byte
+	for i, s := range strings.Split(v, ",") {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("SESSION_KEYS: key %d is not base64", i)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 func envOr(name, def string) string {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-sqlstore/sqlstore"
 )
 
 // testSlowDelay is how long the slow request waits in the tests: long
@@ -328,5 +332,59 @@ func TestDescribeBrowser(t *testing.T) {
 		if got := describeBrowser(ua); got != want {
 			t.Errorf("describeBrowser(%q) = %q, want %q", ua, got, want)
 		}
+	}
+}
+
+// TestRunEncrypted runs the app with SESSION_KEYS set: a login's session is
+// stored encrypted, and a malformed SESSION_KEYS stops the app at start.
+func TestRunEncrypted(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "s.db")
+	t.Setenv("DATABASE_URL", "sqlite:"+file)
+	t.Setenv("SESSION_KEYS", "not base64!")
+	if err := run(t.Context(), "127.0.0.1:0", "sessions", &syncBuffer{}); err == nil || !strings.Contains(err.Error(), "SESSION_KEYS: key 0 is not base64") {
+		t.Fatalf("run with a malformed SESSION_KEYS = %v", err)
+	}
+	t.Setenv("SESSION_KEYS", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, "127.0.0.1:0", "sessions", out) }()
+	var base string
+	for deadline := time.Now().Add(startTimeout); base == ""; time.Sleep(10 * time.Millisecond) {
+		base = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/`).FindString(out.String())
+		if base == "" && time.Now().After(deadline) {
+			t.Fatalf("no URL printed within %v:\n%s", startTimeout, out)
+		}
+	}
+	client := &http.Client{Timeout: stepTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(base+"login", url.Values{"name": {"bob-the-user"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: status %d, want 303", resp.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+
+	raw, err := sqlstore.Open(t.Context(), "sqlite:"+file) // no keys: reads rows as stored
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rows := 0
+	err = raw.Range(t.Context(), func(_ string, data []byte, _ time.Time) bool {
+		rows++
+		if !bytes.HasPrefix(data, []byte("\xffSQE")) || bytes.Contains(data, []byte("bob-the-user")) {
+			t.Errorf("a session is stored unencrypted: %q", data)
+		}
+		return true
+	})
+	if err != nil || rows != 1 {
+		t.Fatalf("Range: %d rows, %v; want the one session", rows, err)
 	}
 }

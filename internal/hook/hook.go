@@ -34,4 +34,7 @@ var (
 	// MissingSchema reports whether err says the table's schema (MySQL:
 	// database) does not exist.
 	MissingSchema func(err error) bool
+	// Rekey is Store.Rekey, calling progress with the running totals of
+	// rewritten and of scanned sessions after every batch.
+	Rekey func(ctx context.Context, store any, progress func(rewritten, scanned int64)) (int64, error)
 )

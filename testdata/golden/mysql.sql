@@ -78,6 +78,15 @@ UPDATE `sessions` SET `ended` = TRUE, `data` = '' WHERE `created` <= ? AND NOT `
 -- stats
 SELECT COALESCE(SUM(`expiry` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`expiry` > ? AND `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`expiry` <= ? OR COALESCE(`created` <= ?, FALSE)), 0), MIN(`expiry`), MAX(`expiry`) FROM `sessions`
 
+-- newest
+SELECT `token`, `data` FROM `sessions` WHERE NOT `ended` ORDER BY `expiry` DESC LIMIT ?
+
+-- page
+SELECT `token`, `data` FROM `sessions` WHERE `token` > ? AND `expiry` > ? AND NOT `ended` ORDER BY `token` LIMIT ?
+
+-- swap_data
+UPDATE `sessions` SET `data` = ? WHERE `token` = ? AND `data` = ? AND NOT `ended`
+
 -- table_size
 SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = ? AND table_name = ?
 

@@ -78,6 +78,15 @@ UPDATE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` 
 -- stats
 SELECT COALESCE(SUM(`Group` > ? AND NOT `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`Group` > ? AND `ended` AND (`created` IS NULL OR `created` > ?)), 0), COALESCE(SUM(`Group` <= ? OR COALESCE(`created` <= ?, FALSE)), 0), MIN(`Group`), MAX(`Group`) FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées`
 
+-- newest
+SELECT `select`, `order` FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE NOT `ended` ORDER BY `Group` DESC LIMIT ?
+
+-- page
+SELECT `select`, `order` FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` WHERE `select` > ? AND `Group` > ? AND NOT `ended` ORDER BY `select` LIMIT ?
+
+-- swap_data
+UPDATE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` SET `order` = ? WHERE `select` = ? AND `order` = ? AND NOT `ended`
+
 -- table_size
 SELECT data_length + index_length FROM information_schema.tables WHERE table_schema = ? AND table_name = ?
 

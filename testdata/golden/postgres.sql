@@ -88,6 +88,15 @@ UPDATE "sessions" SET "ended" = TRUE, "data" = '' WHERE "token" IN (SELECT "toke
 -- stats
 SELECT COUNT(*) FILTER (WHERE "expiry" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)), COUNT(*) FILTER (WHERE "expiry" > $3 AND "ended" AND ("created" IS NULL OR "created" > $4)), COUNT(*) FILTER (WHERE "expiry" <= $5 OR "created" <= $6), MIN("expiry"), MAX("expiry") FROM "sessions"
 
+-- newest
+SELECT "token", "data" FROM "sessions" WHERE NOT "ended" ORDER BY "expiry" DESC LIMIT $1
+
+-- page
+SELECT "token", "data" FROM "sessions" WHERE "token" > $1 AND "expiry" > $2 AND NOT "ended" ORDER BY "token" LIMIT $3
+
+-- swap_data
+UPDATE "sessions" SET "data" = $1 WHERE "token" = $2 AND "data" = $3 AND NOT "ended"
+
 -- table_size
 SELECT pg_total_relation_size(format('%I.%I', $1::text, $2::text)::regclass)
 

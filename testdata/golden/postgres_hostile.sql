@@ -88,6 +88,15 @@ UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" 
 -- stats
 SELECT COUNT(*) FILTER (WHERE "Group" > $1 AND NOT "ended" AND ("created" IS NULL OR "created" > $2)), COUNT(*) FILTER (WHERE "Group" > $3 AND "ended" AND ("created" IS NULL OR "created" > $4)), COUNT(*) FILTER (WHERE "Group" <= $5 OR "created" <= $6), MIN("Group"), MAX("Group") FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
 
+-- newest
+SELECT "select", "order" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE NOT "ended" ORDER BY "Group" DESC LIMIT $1
+
+-- page
+SELECT "select", "order" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" > $1 AND "Group" > $2 AND NOT "ended" ORDER BY "select" LIMIT $3
+
+-- swap_data
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "order" = $1 WHERE "select" = $2 AND "order" = $3 AND NOT "ended"
+
 -- table_size
 SELECT pg_total_relation_size(format('%I.%I', $1::text, $2::text)::regclass)
 

@@ -94,6 +94,15 @@ UPDATE "sessions" SET "ended" = TRUE, "data" = X'' WHERE "token" IN (SELECT "tok
 -- stats
 SELECT COALESCE(SUM("expiry" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)), 0), COALESCE(SUM("expiry" > ?3 AND "ended" AND ("created" IS NULL OR "created" > ?4)), 0), COALESCE(SUM("expiry" <= ?5 OR COALESCE("created" <= ?6, FALSE)), 0), MIN("expiry"), MAX("expiry") FROM "sessions"
 
+-- newest
+SELECT "token", "data" FROM "sessions" WHERE NOT "ended" ORDER BY "expiry" DESC LIMIT ?
+
+-- page
+SELECT "token", "data" FROM "sessions" WHERE "token" > ? AND "expiry" > ? AND NOT "ended" ORDER BY "token" LIMIT ?
+
+-- swap_data
+UPDATE "sessions" SET "data" = ? WHERE "token" = ? AND "data" = ? AND NOT "ended"
+
 -- table_size
 SELECT COALESCE(SUM(pgsize), 0) FROM dbstat(?1) WHERE name = ?2 OR name IN (SELECT name FROM pragma_index_list(?2, ?1))
 

@@ -94,6 +94,15 @@ UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" 
 -- stats
 SELECT COALESCE(SUM("Group" > ?1 AND NOT "ended" AND ("created" IS NULL OR "created" > ?2)), 0), COALESCE(SUM("Group" > ?3 AND "ended" AND ("created" IS NULL OR "created" > ?4)), 0), COALESCE(SUM("Group" <= ?5 OR COALESCE("created" <= ?6, FALSE)), 0), MIN("Group"), MAX("Group") FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées"
 
+-- newest
+SELECT "select", "order" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE NOT "ended" ORDER BY "Group" DESC LIMIT ?
+
+-- page
+SELECT "select", "order" FROM "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" WHERE "select" > ? AND "Group" > ? AND NOT "ended" ORDER BY "select" LIMIT ?
+
+-- swap_data
+UPDATE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" SET "order" = ? WHERE "select" = ? AND "order" = ? AND NOT "ended"
+
 -- table_size
 SELECT COALESCE(SUM(pgsize), 0) FROM dbstat(?1) WHERE name = ?2 OR name IN (SELECT name FROM pragma_index_list(?2, ?1))
 
