@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -386,5 +387,50 @@ func TestRunEncrypted(t *testing.T) {
 	})
 	if err != nil || rows != 1 {
 		t.Fatalf("Range: %d rows, %v; want the one session", rows, err)
+	}
+}
+
+// TestRunMetrics runs the app with METRICS set: /debug/vars shows the
+// store's operations counted by outcome.
+func TestRunMetrics(t *testing.T) {
+	t.Setenv("DATABASE_URL", "sqlite:"+filepath.Join(t.TempDir(), "s.db"))
+	t.Setenv("METRICS", "1")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, "127.0.0.1:0", "sessions", out) }()
+	var base string
+	for deadline := time.Now().Add(startTimeout); base == ""; time.Sleep(10 * time.Millisecond) {
+		base = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/`).FindString(out.String())
+		if base == "" && time.Now().After(deadline) {
+			t.Fatalf("no URL printed within %v:\n%s", startTimeout, out)
+		}
+	}
+	client := &http.Client{Timeout: stepTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(base+"login", url.Values{"name": {"erin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = client.Get(base + "debug/vars")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var vars struct {
+		SQLStore struct {
+			Operations map[string]int64 `json:"operations"`
+		} `json:"sqlstore"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&vars); err != nil {
+		t.Fatal(err)
+	}
+	if n := vars.SQLStore.Operations["set_owned written"]; n != 1 {
+		t.Errorf("/debug/vars counts %d owned sessions written, want 1 (the login): %v", n, vars.SQLStore.Operations)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
 	}
 }

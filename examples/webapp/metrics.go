@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"expvar"
 	"sync"
 
@@ -32,7 +33,10 @@ func newMetrics() *metrics {
 	publishOnce.Do(func() {
 		published = &metrics{}
 		expvar.Publish("sqlstore", expvar.Func(func() any {
-			return map[string]any{"operations": &published.ops, "sessions": &published.sessions}
+			return map[string]json.RawMessage{ // expvar.Map's String is its JSON
+				"operations": json.RawMessage(published.ops.String()),
+				"sessions":   json.RawMessage(published.sessions.String()),
+			}
 		}))
 	})
 	return published
