@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/go-sqlstore/sqlstore"
 	"os"
 	"path/filepath"
 	"strings"
@@ -163,4 +164,15 @@ func countRows(t testing.TB, db *sql.DB, table string) int {
 		t.Fatalf("counting the rows of %s: %v", table, err)
 	}
 	return n
+}
+
+// lockRowSQL returns a statement that locks, in the transaction that runs
+// it, the row of one key (the argument) of s's table.
+func lockRowSQL(kind string, s *sqlstore.Store) string {
+	t := s.Table()
+	param := "$1"
+	if kind != "postgres" && kind != "pgx" {
+		param = "?"
+	}
+	return "SELECT " + t.ID + " FROM " + t.Qualified() + " WHERE " + t.ID + " = " + param + " FOR UPDATE"
 }
