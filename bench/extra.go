@@ -372,7 +372,7 @@ func throttleTest(ctx context.Context, e *env, o *options, ks *keyset, r *report
 				}
 				pool.SetMaxOpenConns(o.conns)
 				pool.SetMaxIdleConns(o.conns)
-				dia := map[string]sqlstore.Dialect{"postgres": sqlstore.Postgres, "mysql": sqlstore.MySQL, "sqlite": sqlstore.SQLite}[db]
+				dia := dialects[db]
 				s, err := sqlstore.New(ctx, pool, sqlstore.WithDialect(dia), sqlstore.WithTable(table), sqlstore.WithPruneInterval(0), sqlstore.WithTouchThreshold(th))
 				if err != nil {
 					pool.Close()
