@@ -27,13 +27,13 @@ func accountsTest(ctx context.Context, e *env, o *options, ks *keyset, r *report
 	fmt.Fprintf(&set, "### SetOwned against Set\n\nsqlstore over the default driver, one table of %d sessions of %d B whose rows already hold the owner SetOwned writes (a signed-in user saving the session): Set and SetOwned of a random session, the set-update workload, alternating in %d rounds of %v each (after %v warm-up; odd rounds run SetOwned first). ops/s, p50 and p99 are medians of the rounds; the ratio is SetOwned ÷ Set of ops/s per round: its median and, in brackets, the lowest and highest single round. Target: SetOwned ≥ 0.95 × Set.\n\n",
 		len(ks.hit), len(ks.data), o.accountsRounds, o.duration, o.warmup)
 	set.WriteString("| database | conc | Set ops/s | SetOwned ops/s | SetOwned ÷ Set | Set p50 | SetOwned p50 | Set p99 | SetOwned p99 | errors |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	fmt.Fprintf(&del, "### DeleteOwner\n\nsqlstore over the default driver, a table of %d live sessions of %d B: %d owners with %d sessions each, their rows spread over the whole table (one every %d rows, inserted in that order), the rest owned five by five by other users. After the bulk insert the database settles (PostgreSQL `CHECKPOINT` and `VACUUM ANALYZE`, MariaDB `ANALYZE TABLE`, SQLite a WAL checkpoint). Then, for each of the %d owners in turn: %d Gets of random sessions, Sessions(owner) (listing %d), DeleteOwner(owner) (ending %d in one UPDATE through the owner index). Figures are medians over the owners, with the lowest and highest in brackets; the last column is DeleteOwner ÷ the median Get of the same round (its median, and range).\n\n",
-		o.accountsRows, o.prunePayload, o.accountsOwners, o.accountsSessions, o.accountsRows/max(o.accountsOwners*o.accountsSessions, 1), o.accountsOwners, accountsGets, o.accountsSessions, o.accountsSessions)
+	fmt.Fprintf(&del, "### DeleteOwner\n\nsqlstore over the default driver, a table of %d live sessions of %d B: %d owners with %d sessions each, their rows spread over the whole table (one every %d rows, inserted in that order), the rest owned five by five by other users. After the bulk insert the database settles (PostgreSQL `CHECKPOINT` and `VACUUM ANALYZE`, MariaDB `ANALYZE TABLE`, SQLite a WAL checkpoint). Then %d rounds: %d Gets of random sessions of other users, Sessions of one of the owners (listing %d), DeleteOwner of another (ending %d in one UPDATE through the owner index); no owner is read twice. Figures are medians over the rounds, with the lowest and highest in brackets; the last column is DeleteOwner ÷ the median Get of the same round (its median, and range).\n\n",
+		o.accountsRows, o.prunePayload, 2*o.accountsOwners, o.accountsSessions, o.accountsRows/max(2*o.accountsOwners*o.accountsSessions, 1), o.accountsOwners, accountsGets, o.accountsSessions, o.accountsSessions)
 	del.WriteString("| database | rows | Get | Sessions(owner) | DeleteOwner | DeleteOwner ÷ Get | errors |\n|---|--:|--:|--:|--:|--:|--:|\n")
 	var plans strings.Builder
-	fmt.Fprintf(&up, "### Upgrade under traffic\n\nA table built with the previous release's statements (`testdata/legacy/<dialect>.sql`: its CREATE TABLE and expiry index), %d rows of %d B (hashed ids, as that release stored them), settled as above. %d goroutines run the previous release's prepared Get and Set (its upsert) on random sessions, half and half, as its processes keep serving during a rolling deploy: %v before, then while `sqlstore.New` on the table upgrades it (adds owner, created, updated and ended, builds the owner index online), then %v after. p99 and the slowest write are per phase; \"upgrade\" is the time New took, followed by each DDL statement's. Not run on SQLite, whose CREATE INDEX holds the write lock.\n\n",
-		o.accountsRows, o.prunePayload, o.accountsReaders, o.accountsBase, o.accountsBase)
-	up.WriteString("| database | rows | upgrade | Get p99 before | during | after | write p99 before | during | after | slowest write before | during | ops/s before | during | after | errors |\n|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(&up, "### Upgrade under traffic\n\nA table built with the previous release's statements (`testdata/legacy/<dialect>.sql`: its CREATE TABLE and expiry index), %d rows of %d B (hashed ids, as that release stored them), filled once and copied (INSERT ... SELECT) into a new such table for each of %d runs, each settled as above. In each run, %d goroutines run the previous release's prepared Get and Set (its upsert) on random sessions, half and half, as its processes keep serving during a rolling deploy: %v before, then while `sqlstore.New` on the table upgrades it (adds owner, created, updated and ended, builds the owner index online), then %v after. p99 and the slowest write are per phase; \"upgrade\" is the time New took, followed by each DDL statement's. Not run on SQLite, whose CREATE INDEX holds the write lock.\n\n",
+		o.accountsRows, o.prunePayload, o.accountsUpgrades, o.accountsReaders, o.accountsBase, o.accountsBase)
+	up.WriteString("| database | run | upgrade | Get p99 before | during | after | write p99 before | during | after | slowest write before | during | ops/s before | during | after | errors |\n|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, db := range keys(o.dbs) {
 		if err := setOwnedOn(ctx, e, o, ks, r, db, &set); err != nil {
 			return fmt.Errorf("accounts: SetOwned on %s: %w", db, err)
@@ -127,15 +127,17 @@ const accountsGets = 50
 // o.accountsRows sessions on db, adds the row to b and the query plans to
 // plans.
 func deleteOwnerOn(ctx context.Context, e *env, o *options, r *report, db string, b, plans *strings.Builder) error {
+	// 2k owners of per sessions: the first k for DeleteOwner, the others
+	// for Sessions, so that neither reads pages the other just read.
 	n, k, per := o.accountsRows, o.accountsOwners, o.accountsSessions
-	if k*per > n || k < 1 || per < 1 {
-		return fmt.Errorf("-accounts-owners × -accounts-sessions (%d × %d) must be between 1 and -accounts-rows (%d)", k, per, n)
+	if 2*k*per > n || k < 1 || per < 1 {
+		return fmt.Errorf("2 × -accounts-owners × -accounts-sessions (2 × %d × %d) must be between 1 and -accounts-rows (%d)", k, per, n)
 	}
-	stride := n / (k * per)
-	owned := func(i int) bool { return i%stride == 0 && i/stride < k*per }
+	stride := n / (2 * k * per)
+	owned := func(i int) bool { return i%stride == 0 && i/stride < 2*k*per }
 	owner := func(i int) string {
 		if owned(i) {
-			return fmt.Sprintf("owner-%d", (i/stride)%k)
+			return fmt.Sprintf("owner-%d", (i/stride)%(2*k))
 		}
 		return fmt.Sprintf("user-%d", i/5)
 	}
@@ -186,7 +188,7 @@ func deleteOwnerOn(ctx context.Context, e *env, o *options, r *report, db string
 		logf("  ERROR accounts: %s: "+format, append([]any{db}, args...)...)
 	}
 	for j := range k {
-		who := fmt.Sprintf("owner-%d", j)
+		who, other := fmt.Sprintf("owner-%d", j), fmt.Sprintf("owner-%d", k+j)
 		var round []float64
 		for range accountsGets {
 			// A session of another user: those of the owners may be ended.
@@ -203,10 +205,10 @@ func deleteOwnerOn(ctx context.Context, e *env, o *options, r *report, db string
 			}
 		}
 		start := time.Now()
-		ss, err := s.Sessions(ctx, who)
+		ss, err := s.Sessions(ctx, other)
 		lists = append(lists, us(time.Since(start)))
 		if err != nil || len(ss) != per {
-			fail("Sessions(%s): %d sessions, %v", who, len(ss), err)
+			fail("Sessions(%s): %d sessions, %v", other, len(ss), err)
 		}
 		start = time.Now()
 		ended, err := s.DeleteOwner(ctx, who)
@@ -329,26 +331,22 @@ func hashKey(id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// upgradeOn builds a table of the previous release's shape on db, runs
-// that release's Get and Set on it from o.accountsReaders goroutines, and
-// upgrades it with sqlstore.New in the middle; it adds the row to b.
+// upgradeOn builds a table of the previous release's shape on db, fills
+// it once in a schema of its own (the template), and then, o.accountsUpgrades
+// times, copies it into a new table built with that release's statements,
+// runs that release's Get and Set on it from o.accountsReaders goroutines
+// and upgrades it with sqlstore.New in the middle; it adds a row per
+// upgrade to b, and the medians.
 func upgradeOn(ctx context.Context, e *env, o *options, r *report, db string, b *strings.Builder) error {
 	legacy, err := legacyStatements(db)
 	if err != nil {
 		return err
 	}
-	schema, err := e.createSchema(ctx, db, "_upgrade")
+	tmpl, err := e.createSchema(ctx, db, "_upgrade")
 	if err != nil {
 		return err
 	}
-	dd := defaultDriver[db]
-	var dsnStr string
-	if db == "postgres" {
-		dsnStr = e.pgURLFor(schema)
-	} else if dsnStr, err = e.myDSNFor(schema); err != nil {
-		return err
-	}
-	pool, err := e.pool(dd[1], dsnStr)
+	pool, _, err := legacyPool(e, db, tmpl)
 	if err != nil {
 		return err
 	}
@@ -368,26 +366,121 @@ func upgradeOn(ctx context.Context, e *env, o *options, r *report, db string, b 
 		return err
 	}
 	logf("accounts: previous release's table on %s seeded %d rows in %v", db, n, time.Since(t0).Round(time.Millisecond))
-	settle := []string{"CHECKPOINT", "VACUUM ANALYZE sessions"}
+	var runs []upgradeResult
+	for i := 1; i <= o.accountsUpgrades; i++ {
+		u, err := upgradeRun(ctx, e, o, r, db, legacy, tmpl, fmt.Sprintf("_upgrade%d", i), list, data)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, u)
+		fmt.Fprintf(b, "| %s | %d | %s |\n", dbTitle[db], i, u.row(o))
+	}
+	if len(runs) > 1 {
+		med := func(f func(u upgradeResult) float64) float64 {
+			var xs []float64
+			for _, u := range runs {
+				xs = append(xs, f(u))
+			}
+			return median(xs)
+		}
+		fmt.Fprintf(b, "| %s | median | %v | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | |\n", dbTitle[db],
+			time.Duration(med(func(u upgradeResult) float64 { return float64(u.took) })).Round(time.Millisecond),
+			fmtUS(med(func(u upgradeResult) float64 { return us(u.get[0].quantile(0.99)) })),
+			fmtUS(med(func(u upgradeResult) float64 { return us(u.get[1].quantile(0.99)) })),
+			fmtUS(med(func(u upgradeResult) float64 { return us(u.get[2].quantile(0.99)) })),
+			fmtUS(med(func(u upgradeResult) float64 { return us(u.wr[0].quantile(0.99)) })),
+			fmtUS(med(func(u upgradeResult) float64 { return us(u.wr[1].quantile(0.99)) })),
+			fmtUS(med(func(u upgradeResult) float64 { return us(u.wr[2].quantile(0.99)) })),
+			fmtUS(med(func(u upgradeResult) float64 { return us(u.wr[0].quantile(1)) })),
+			fmtUS(med(func(u upgradeResult) float64 { return us(u.wr[1].quantile(1)) })),
+			fmtOps(med(func(u upgradeResult) float64 { return u.opsPerSec(o, 0) })),
+			fmtOps(med(func(u upgradeResult) float64 { return u.opsPerSec(o, 1) })),
+			fmtOps(med(func(u upgradeResult) float64 { return u.opsPerSec(o, 2) })))
+	}
+	return nil
+}
+
+// legacyPool opens a pool of db's default driver on schema (MySQL: database).
+func legacyPool(e *env, db, schema string) (*sql.DB, string, error) {
+	var dsnStr string
+	if db == "postgres" {
+		dsnStr = e.pgURLFor(schema)
+	} else {
+		var err error
+		if dsnStr, err = e.myDSNFor(schema); err != nil {
+			return nil, "", err
+		}
+	}
+	pool, err := e.pool(defaultDriver[db][1], dsnStr)
+	return pool, dsnStr, err
+}
+
+// upgradeResult is what one upgrade under traffic measured, by phase
+// (before, during, after).
+type upgradeResult struct {
+	took    time.Duration
+	ddl     []string
+	get, wr [phases]hist
+	ops     [phases]int64
+	errs    string
+}
+
+func (u *upgradeResult) opsPerSec(o *options, phase int) float64 {
+	secs := [phases]float64{o.accountsBase.Seconds(), u.took.Seconds(), o.accountsBase.Seconds()}
+	return float64(u.ops[phase]) / secs[phase]
+}
+
+// row returns the columns of the report's row after the database and run.
+func (u *upgradeResult) row(o *options) string {
+	p99 := func(h *hist) string { return fmtUS(us(h.quantile(0.99))) }
+	mx := func(h *hist) string { return fmtUS(us(h.quantile(1))) }
+	return fmt.Sprintf("%v: %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s",
+		u.took.Round(time.Millisecond), strings.Join(u.ddl, ", "),
+		p99(&u.get[0]), p99(&u.get[1]), p99(&u.get[2]), p99(&u.wr[0]), p99(&u.wr[1]), p99(&u.wr[2]), mx(&u.wr[0]), mx(&u.wr[1]),
+		fmtOps(u.opsPerSec(o, 0)), fmtOps(u.opsPerSec(o, 1)), fmtOps(u.opsPerSec(o, 2)), u.errs)
+}
+
+// upgradeRun copies the template table of tmpl into a table built with the
+// previous release's statements in a new schema, and measures its upgrade
+// under that release's traffic.
+func upgradeRun(ctx context.Context, e *env, o *options, r *report, db string, legacy map[string]string, tmpl, suffix string, list []string, data []byte) (upgradeResult, error) {
+	var u upgradeResult
+	schema, err := e.createSchema(ctx, db, suffix)
+	if err != nil {
+		return u, err
+	}
+	pool, dsnStr, err := legacyPool(e, db, schema)
+	if err != nil {
+		return u, err
+	}
+	defer pool.Close()
+	if err := execAll(ctx, pool, createLegacy(legacy)); err != nil {
+		return u, err
+	}
+	defer execAll(context.Background(), pool, []string{"DROP TABLE IF EXISTS sessions"})
+	t0 := time.Now()
+	settle := []string{"INSERT INTO sessions SELECT * FROM " + tmpl + ".sessions", "CHECKPOINT", "VACUUM ANALYZE sessions"}
 	if db == "mysql" {
-		settle = []string{"ANALYZE TABLE sessions"}
+		settle = []string{"INSERT INTO sessions SELECT * FROM " + tmpl + ".sessions", "ANALYZE TABLE sessions"}
 	}
 	if err := execAll(ctx, pool, settle); err != nil {
-		r.extraErrs++
-		logf("  ERROR accounts: settle %s: %v", db, err)
+		return u, err
 	}
+	logf("accounts: previous release's table on %s copied and settled in %v", db, time.Since(t0).Round(time.Millisecond))
 
 	get, err := pool.PrepareContext(ctx, legacy["get"])
 	if err != nil {
-		return err
+		return u, err
 	}
 	defer get.Close()
 	set, err := pool.PrepareContext(ctx, legacy["set"])
 	if err != nil {
-		return err
+		return u, err
 	}
 	defer set.Close()
+	d := dialects[db]
 	enc := func(t time.Time) any { return d.EncodeTime(t.Truncate(time.Millisecond)) }
+	n := len(list)
 	p := startPhased(ctx, o.accountsReaders, func(ctx context.Context, rng *rand.Rand) (time.Duration, bool, error) {
 		key := hashKey(list[rng.IntN(n)])
 		if rng.IntN(2) == 0 {
@@ -404,29 +497,28 @@ func upgradeOn(ctx context.Context, e *env, o *options, r *report, db string, b 
 
 	// The upgrading process's own pool, timing each DDL statement.
 	var mu sync.Mutex
-	var ddl []string
 	c := &counter{onExec: func(q string, d time.Duration, err error) {
 		if !strings.HasPrefix(q, "ALTER") && !strings.HasPrefix(q, "CREATE") {
 			return
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		what := strings.SplitN(q, " ", 3)[:2]
+		what := "DDL"
 		if strings.Contains(q, " INDEX ") {
-			what = []string{"index"}
+			what = "index"
 		} else if strings.Contains(q, "ADD COLUMN") {
-			what = []string{"columns"}
+			what = "columns"
 		}
-		s := fmt.Sprintf("%s %v", strings.Join(what, " "), d.Round(time.Millisecond))
+		s := fmt.Sprintf("%s %v", what, d.Round(time.Millisecond))
 		if err != nil {
 			s += " (" + err.Error() + ")"
 		}
-		ddl = append(ddl, s)
+		u.ddl = append(u.ddl, s)
 	}}
-	upPool, err := countingDB(dd[1], dsnStr, c)
+	upPool, err := countingDB(defaultDriver[db][1], dsnStr, c)
 	if err != nil {
 		p.stop()
-		return err
+		return u, err
 	}
 	defer upPool.Close()
 
@@ -434,44 +526,36 @@ func upgradeOn(ctx context.Context, e *env, o *options, r *report, db string, b 
 	p.phase.Store(1)
 	t0 = time.Now()
 	s, upErr := sqlstore.New(ctx, upPool, sqlstore.WithDialect(d), sqlstore.WithPruneInterval(0))
-	took := time.Since(t0)
+	u.took = time.Since(t0)
 	p.phase.Store(2)
 	sleepCtx(ctx, o.accountsBase)
-	getH, wrH, ops, errs, ferr := p.stop()
-	es := fmt.Sprint(errs)
+	var errs int64
+	var ferr error
+	u.get, u.wr, u.ops, errs, ferr = p.stop()
+	u.errs = fmt.Sprint(errs)
 	if errs > 0 {
 		r.extraErrs++
-		es = fmt.Sprintf("%d (%s)", errs, trunc(ferr.Error(), 80))
+		u.errs = fmt.Sprintf("%d (%s)", errs, trunc(ferr.Error(), 80))
 		logf("  ERROR accounts: traffic during the upgrade on %s: %d errors, first: %v", db, errs, ferr)
 	}
 	if upErr != nil {
 		r.extraErrs++
-		es += "; New: " + trunc(upErr.Error(), 120)
+		u.errs += "; New: " + trunc(upErr.Error(), 120)
 		logf("  ERROR accounts: upgrade on %s: %v", db, upErr)
 	} else {
 		defer s.Close()
 		// The upgraded table serves the new release: a session the previous
-		// one wrote is found, and the owner index is there.
+		// one wrote is found, and New says it upgraded the table.
 		_, found, err := s.Get(ctx, list[0])
 		if what := hook.DDL(s); what != "upgraded" || err != nil || !found {
 			r.extraErrs++
-			es += fmt.Sprintf("; after: New did %q, Get found %v, %v", what, found, err)
+			u.errs += fmt.Sprintf("; after: New did %q, Get found %v, %v", what, found, err)
 			logf("  ERROR accounts: after the upgrade on %s: New did %q, Get found %v, %v", db, what, found, err)
 		}
 	}
-	secs := [phases]float64{o.accountsBase.Seconds(), took.Seconds(), o.accountsBase.Seconds()}
-	p99 := func(h *hist) string { return fmtUS(us(h.quantile(0.99))) }
-	mx := func(h *hist) string { return fmtUS(us(h.quantile(1))) }
-	fmt.Fprintf(b, "| %s | %d | %v: %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", dbTitle[db], n,
-		took.Round(time.Millisecond), strings.Join(ddl, ", "),
-		p99(&getH[0]), p99(&getH[1]), p99(&getH[2]), p99(&wrH[0]), p99(&wrH[1]), p99(&wrH[2]), mx(&wrH[0]), mx(&wrH[1]),
-		fmtOps(float64(ops[0])/secs[0]), fmtOps(float64(ops[1])/secs[1]), fmtOps(float64(ops[2])/secs[2]), es)
-	logf("accounts: upgrade on %s took %v (%s); write p99 %v -> %v", db, took.Round(time.Millisecond), strings.Join(ddl, ", "),
-		wrH[0].quantile(0.99), wrH[1].quantile(0.99))
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return nil
+	logf("accounts: upgrade on %s took %v (%s); write p99 %v -> %v", db, u.took.Round(time.Millisecond), strings.Join(u.ddl, ", "),
+		u.wr[0].quantile(0.99), u.wr[1].quantile(0.99))
+	return u, ctx.Err()
 }
 
 // legacyInsertHead returns the "INSERT INTO table (columns)" of the

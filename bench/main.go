@@ -59,6 +59,7 @@ type options struct {
 	accountsSessions              int
 	accountsReaders               int
 	accountsRounds                int
+	accountsUpgrades              int
 	accountsBase                  time.Duration
 }
 
@@ -98,10 +99,11 @@ func run() error {
 	flag.DurationVar(&o.throttleDur, "throttle-duration", 5*time.Second, "measured time of each throttling run")
 	flag.BoolVar(&o.accounts, "accounts", false, "accounts test: SetOwned against Set, DeleteOwner among -accounts-rows sessions, and the upgrade of a table of the previous release's shape under traffic")
 	flag.IntVar(&o.accountsRows, "accounts-rows", 1_000_000, "accounts test: rows of the DeleteOwner and upgrade tables")
-	flag.IntVar(&o.accountsOwners, "accounts-owners", 7, "accounts test: owners whose sessions DeleteOwner ends, one after another (the figures are medians over them)")
+	flag.IntVar(&o.accountsOwners, "accounts-owners", 7, "accounts test: rounds of Sessions and DeleteOwner, each of an owner of its own (the figures are medians over them)")
 	flag.IntVar(&o.accountsSessions, "accounts-sessions", 100, "accounts test: sessions of each of those owners")
 	flag.IntVar(&o.accountsReaders, "accounts-readers", 4, "accounts test: goroutines running the previous release's Get and Set during the upgrade")
 	flag.IntVar(&o.accountsRounds, "accounts-rounds", 8, "accounts test: alternating rounds of Set and SetOwned")
+	flag.IntVar(&o.accountsUpgrades, "accounts-upgrades", 3, "accounts test: upgrades measured, each of a fresh copy of the previous release's table")
 	flag.DurationVar(&o.accountsBase, "accounts-baseline", 5*time.Second, "accounts test: traffic measured before and after the upgrade")
 	flag.Parse()
 
@@ -139,7 +141,7 @@ func run() error {
 		o.pruneN, o.pruneBase, o.scaleSmall, o.scaleBig, o.scaleDur = 2000, 100*time.Millisecond, 200, 2000, 100*time.Millisecond
 		o.throttle, o.throttleDur = true, 100*time.Millisecond
 		o.scalePrewarm = true
-		o.accounts, o.accountsRows, o.accountsOwners, o.accountsRounds, o.accountsBase = true, 2000, 3, 2, 100*time.Millisecond
+		o.accounts, o.accountsRows, o.accountsOwners, o.accountsRounds, o.accountsUpgrades, o.accountsBase = true, 2000, 3, 2, 2, 100*time.Millisecond
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
