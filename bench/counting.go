@@ -5,11 +5,17 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"sync/atomic"
+	"time"
 )
 
 // counter counts the statements a pool executes and those that changed a
 // row (rows affected > 0), to see what touch throttling saves.
-type counter struct{ execs, writes atomic.Int64 }
+type counter struct {
+	execs, writes atomic.Int64
+	// onExec, if set, is told of every statement executed without
+	// preparing it (such as DDL) and how long it took.
+	onExec func(q string, d time.Duration, err error)
+}
 
 func (c *counter) note(res driver.Result, err error) {
 	if err != nil {
@@ -97,7 +103,11 @@ func (cc *countingConn) ExecContext(ctx context.Context, q string, args []driver
 	if !ok {
 		return nil, driver.ErrSkip
 	}
+	start := time.Now()
 	res, err := e.ExecContext(ctx, q, args)
+	if cc.c.onExec != nil {
+		cc.c.onExec(q, time.Since(start), err)
+	}
 	cc.c.note(res, err)
 	return res, err
 }

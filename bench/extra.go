@@ -16,8 +16,12 @@ import (
 	"github.com/go-sqlstore/sqlstore/internal/hook"
 )
 
-// phased runs the mixed workload on n goroutines, recording each operation
-// in the histograms of the phase it started in, until phase 2.
+// phases is how many phases a phased run records apart (before, during
+// and after what a test measures).
+const phases = 3
+
+// phased runs an operation on n goroutines, recording each operation in
+// the histograms of the phase it started in, until stop.
 type phased struct {
 	phase atomic.Int32
 	ws    []*pworker
@@ -25,13 +29,25 @@ type phased struct {
 }
 
 type pworker struct {
-	get, wr  [2]hist
-	ops      [2]int64
+	get, wr  [phases]hist
+	ops      [phases]int64
 	errs     int64
 	firstErr error
 }
 
+// opFunc runs one operation and returns its latency and whether it was a
+// read.
+type opFunc func(ctx context.Context, rng *rand.Rand) (d time.Duration, isGet bool, err error)
+
+// startMixed runs the mixed workload on st on n goroutines.
 func startMixed(ctx context.Context, st store, ks *keyset, n int) *phased {
+	return startPhased(ctx, n, func(ctx context.Context, rng *rand.Rand) (time.Duration, bool, error) {
+		return mixedOp(ctx, st, ks, rng)
+	})
+}
+
+// startPhased runs op on n goroutines, in phase 0.
+func startPhased(ctx context.Context, n int, op opFunc) *phased {
 	p := &phased{}
 	for i := 0; i < n; i++ {
 		w := &pworker{}
@@ -42,10 +58,10 @@ func startMixed(ctx context.Context, st store, ks *keyset, n int) *phased {
 			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(i)))
 			for ctx.Err() == nil {
 				ph := p.phase.Load()
-				if ph >= 2 {
+				if ph >= phases {
 					return
 				}
-				d, isGet, err := mixedOp(ctx, st, ks, rng)
+				d, isGet, err := op(ctx, rng)
 				w.ops[ph]++
 				if isGet {
 					w.get[ph].record(d)
@@ -65,11 +81,11 @@ func startMixed(ctx context.Context, st store, ks *keyset, n int) *phased {
 }
 
 // stop ends the run and returns the merged histograms and counts.
-func (p *phased) stop() (get, wr [2]hist, ops [2]int64, errs int64, firstErr error) {
-	p.phase.Store(2)
+func (p *phased) stop() (get, wr [phases]hist, ops [phases]int64, errs int64, firstErr error) {
+	p.phase.Store(phases)
 	p.wg.Wait()
 	for _, w := range p.ws {
-		for i := 0; i < 2; i++ {
+		for i := 0; i < phases; i++ {
 			get[i].merge(&w.get[i])
 			wr[i].merge(&w.wr[i])
 			ops[i] += w.ops[i]
@@ -372,7 +388,7 @@ func throttleTest(ctx context.Context, e *env, o *options, ks *keyset, r *report
 				}
 				pool.SetMaxOpenConns(o.conns)
 				pool.SetMaxIdleConns(o.conns)
-				dia := map[string]sqlstore.Dialect{"postgres": sqlstore.Postgres, "mysql": sqlstore.MySQL, "sqlite": sqlstore.SQLite}[db]
+				dia := dialects[db]
 				s, err := sqlstore.New(ctx, pool, sqlstore.WithDialect(dia), sqlstore.WithTable(table), sqlstore.WithPruneInterval(0), sqlstore.WithTouchThreshold(th))
 				if err != nil {
 					pool.Close()

@@ -54,6 +54,13 @@ type options struct {
 	scaleDur                      time.Duration
 	throttle                      bool
 	throttleDur                   time.Duration
+	accounts                      bool
+	accountsRows, accountsOwners  int
+	accountsSessions              int
+	accountsReaders               int
+	accountsRounds                int
+	accountsUpgrades              int
+	accountsBase                  time.Duration
 }
 
 func main() {
@@ -74,7 +81,7 @@ func run() error {
 	flag.StringVar(&concs, "conc", "1,16", "concurrencies (goroutines)")
 	flag.IntVar(&o.conns, "conns", 16, "pool size (max open and idle connections) of every store")
 	flag.StringVar(&dbs, "dbs", "postgres,mysql,sqlite", "databases")
-	flag.StringVar(&wls, "workloads", strings.Join(allWorkloads, ","), `workloads ("none": only the -prune and -throttle tests)`)
+	flag.StringVar(&wls, "workloads", strings.Join(allWorkloads, ","), `workloads ("none": only the -prune, -scale, -throttle and -accounts tests)`)
 	flag.StringVar(&stores, "stores", "", "comma-separated substrings of store labels to run (default all; floors always run)")
 	flag.StringVar(&o.out, "out", outAuto, `also write the Markdown report to this file ("`+outAuto+`": results/<UTC date>-<HHMM>-<databases>.md, none with -smoke; "": none)`)
 	flag.StringVar(&o.chart, "chart", "chart.svg", "write the SVG chart to this file (empty: none)")
@@ -82,7 +89,7 @@ func run() error {
 	flag.BoolVar(&o.smoke, "smoke", false, "run every store, database and workload once, tiny; exit non-zero on any error")
 	flag.IntVar(&o.pruneN, "prune", 0, "pruning test: N expired among 2N rows (0: skip)")
 	flag.IntVar(&o.pruneReaders, "prune-readers", 4, "goroutines running the mixed workload during the pruning test")
-	flag.IntVar(&o.prunePayload, "prune-payload", 256, "session data size in the pruning and scale tests")
+	flag.IntVar(&o.prunePayload, "prune-payload", 256, "session data size in the pruning, scale and accounts tests")
 	flag.DurationVar(&o.pruneBase, "prune-baseline", 5*time.Second, "measured time without a sweep in the pruning test")
 	flag.IntVar(&o.scaleBig, "scale", 0, "scale test: Get on a table of this many rows against one of -scale-small rows (0: skip)")
 	flag.IntVar(&o.scaleSmall, "scale-small", 10_000, "scale test: the small table")
@@ -90,6 +97,14 @@ func run() error {
 	flag.DurationVar(&o.scaleDur, "scale-duration", 5*time.Second, "measured time of each scale run")
 	flag.BoolVar(&o.throttle, "throttle", false, "touch-throttling test: mixed workload with and without the touch threshold, counting writes")
 	flag.DurationVar(&o.throttleDur, "throttle-duration", 5*time.Second, "measured time of each throttling run")
+	flag.BoolVar(&o.accounts, "accounts", false, "accounts test: SetOwned against Set, DeleteOwner among -accounts-rows sessions, and the upgrade of a table of the previous release's shape under traffic")
+	flag.IntVar(&o.accountsRows, "accounts-rows", 1_000_000, "accounts test: rows of the DeleteOwner and upgrade tables")
+	flag.IntVar(&o.accountsOwners, "accounts-owners", 7, "accounts test: rounds of Sessions and DeleteOwner, each of an owner of its own (the figures are medians over them)")
+	flag.IntVar(&o.accountsSessions, "accounts-sessions", 100, "accounts test: sessions of each of those owners")
+	flag.IntVar(&o.accountsReaders, "accounts-readers", 4, "accounts test: goroutines running the previous release's Get and Set during the upgrade")
+	flag.IntVar(&o.accountsRounds, "accounts-rounds", 8, "accounts test: alternating rounds of Set and SetOwned")
+	flag.IntVar(&o.accountsUpgrades, "accounts-upgrades", 3, "accounts test: upgrades measured, each of a fresh copy of the previous release's table")
+	flag.DurationVar(&o.accountsBase, "accounts-baseline", 5*time.Second, "accounts test: traffic measured before and after the upgrade")
 	flag.Parse()
 
 	for _, s := range strings.Split(concs, ",") {
@@ -126,6 +141,7 @@ func run() error {
 		o.pruneN, o.pruneBase, o.scaleSmall, o.scaleBig, o.scaleDur = 2000, 100*time.Millisecond, 200, 2000, 100*time.Millisecond
 		o.throttle, o.throttleDur = true, 100*time.Millisecond
 		o.scalePrewarm = true
+		o.accounts, o.accountsRows, o.accountsOwners, o.accountsRounds, o.accountsUpgrades, o.accountsBase = true, 2000, 3, 2, 2, 100*time.Millisecond
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -239,6 +255,11 @@ func bench(ctx context.Context, o *options) error {
 	}
 	if o.throttle {
 		if err := throttleTest(ctx, e, o, ks, rep); err != nil {
+			return err
+		}
+	}
+	if o.accounts {
+		if err := accountsTest(ctx, e, o, ks, rep); err != nil {
 			return err
 		}
 	}

@@ -297,14 +297,35 @@ func (a sqlstoreAdapter) Touch(ctx context.Context, id string, _ []byte, exp tim
 }
 func (a sqlstoreAdapter) Delete(ctx context.Context, id string) error { return a.s.Delete(ctx, id) }
 
+// dialects maps a dialect's name to the dialect.
+var dialects = map[string]sqlstore.Dialect{"postgres": sqlstore.Postgres, "mysql": sqlstore.MySQL, "sqlite": sqlstore.SQLite}
+
+// benchTable returns the quoted names of a sqlstore table with the default
+// columns (hashed ids), as the store's own SQL names them; schema "" is the
+// connection's default.
+func benchTable(d sqlstore.Dialect, schema, table string) sqlstore.Table {
+	t := sqlstore.Table{Name: d.QuoteIdent(table), Index: d.QuoteIdent(table + "_expiry_idx"), OwnerIndex: d.QuoteIdent(table + "_owner_idx"),
+		ID: d.QuoteIdent(defaults.IDColumn), Data: d.QuoteIdent(defaults.DataColumn), Expiry: d.QuoteIdent(defaults.ExpiryColumn),
+		Owner: d.QuoteIdent(defaults.OwnerColumn), Created: d.QuoteIdent(defaults.CreatedColumn), Updated: d.QuoteIdent(defaults.UpdatedColumn),
+		Ended: d.QuoteIdent(defaults.EndedColumn), HashedIDs: true}
+	if schema != "" {
+		t.Schema = d.QuoteIdent(schema)
+	}
+	return t
+}
+
+// storeTable returns the dialect and the table of a sqlstore Store.
+func storeTable(s *sqlstore.Store) (sqlstore.Dialect, sqlstore.Table) {
+	i := hook.Describe(s)
+	d := dialects[i.Dialect]
+	return d, benchTable(d, i.Schema, i.Table)
+}
+
 // seedSQLStore fills a sqlstore table through its own key and time
 // encodings.
 func seedSQLStore(db *sql.DB, s *sqlstore.Store) func(context.Context, []string, []byte, time.Time) error {
 	return func(ctx context.Context, ids []string, data []byte, exp time.Time) error {
-		i := hook.Describe(s)
-		d := map[string]sqlstore.Dialect{"postgres": sqlstore.Postgres, "mysql": sqlstore.MySQL, "sqlite": sqlstore.SQLite}[i.Dialect]
-		t := sqlstore.Table{Schema: d.QuoteIdent(i.Schema), Name: d.QuoteIdent(i.Table),
-			ID: d.QuoteIdent(defaults.IDColumn), Data: d.QuoteIdent(defaults.DataColumn), Expiry: d.QuoteIdent(defaults.ExpiryColumn)}
+		d, t := storeTable(s)
 		head := fmt.Sprintf("INSERT INTO %s (%s, %s, %s)", t.Qualified(), t.ID, t.Data, t.Expiry)
 		e := d.EncodeTime(exp.Truncate(time.Millisecond))
 		return bulk(ctx, db, head, "(?, ?, ?)", d.Name() == "postgres", len(ids), func(i int) []any {
@@ -383,22 +404,25 @@ func newSQLStorePgxTarget(e *env, schema, table string) *target {
 type floorSQL struct {
 	get, set, touch, del *sql.Stmt
 	enc                  func(time.Time) any
+	epoch                any // the cutoff of a store without an absolute timeout
 }
 
 func (f *floorSQL) Get(ctx context.Context, id string) (bool, error) {
 	var data []byte
-	err := f.get.QueryRowContext(ctx, id, f.enc(time.Now())).Scan(&data)
+	err := f.get.QueryRowContext(ctx, id, f.enc(time.Now()), f.epoch).Scan(&data)
 	if err == sql.ErrNoRows {
 		return false, nil
 	}
 	return err == nil, err
 }
 func (f *floorSQL) Set(ctx context.Context, id string, data []byte, exp time.Time) error {
-	_, err := f.set.ExecContext(ctx, id, data, f.enc(exp))
+	now := f.enc(time.Now())
+	_, err := f.set.ExecContext(ctx, id, data, f.enc(exp), nil, now, now, false)
 	return err
 }
 func (f *floorSQL) Touch(ctx context.Context, id string, _ []byte, exp time.Time) error {
-	_, err := f.touch.ExecContext(ctx, f.enc(exp), id, f.enc(time.Now()))
+	now := f.enc(time.Now())
+	_, err := f.touch.ExecContext(ctx, f.enc(exp), now, id, now, f.epoch)
 	return err
 }
 func (f *floorSQL) Delete(ctx context.Context, id string) error {
@@ -406,11 +430,13 @@ func (f *floorSQL) Delete(ctx context.Context, id string) error {
 	return err
 }
 
-// floorQueries returns sqlstore's own SQL for table (ids stored as given),
-// and a touch without the throttle window: the least a Touch can be.
+// floorQueries returns sqlstore's own SQL for table (ids stored as given):
+// its table with the owner, created, updated and ended columns, its Get,
+// Set (the upsert that keeps the owner and refuses an ended row) and
+// Delete (marking the row ended) with the same bind values, and its Touch
+// without the throttle window: the least a Touch can be.
 func floorQueries(d sqlstore.Dialect, table string) (tbl sqlstore.Table, create []string, get, set, touch, del string, err error) {
-	tbl = sqlstore.Table{Name: d.QuoteIdent(table), Index: d.QuoteIdent(table + "_expiry_idx"), ID: d.QuoteIdent("token"),
-		Data: d.QuoteIdent("data"), Expiry: d.QuoteIdent("expiry"), HashedIDs: true}
+	tbl = benchTable(d, "", table)
 	create, err = sqlstore.CreateTableSQL(d, sqlstore.WithTable(table))
 	if err != nil {
 		return
@@ -421,7 +447,9 @@ func floorQueries(d sqlstore.Dialect, table string) (tbl sqlstore.Table, create 
 		}
 		return "?"
 	}
-	touch = fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s AND %s > %s", tbl.Name, tbl.Expiry, ph(1), tbl.ID, ph(2), tbl.Expiry, ph(3))
+	// Args: expiry, updated (now), key, now, cutoff.
+	touch = fmt.Sprintf("UPDATE %s SET %s = %s, %s = %s WHERE %s = %s AND %s > %s AND NOT %s AND (%s IS NULL OR %s > %s)",
+		tbl.Name, tbl.Expiry, ph(1), tbl.Updated, ph(2), tbl.ID, ph(3), tbl.Expiry, ph(4), tbl.Ended, tbl.Created, tbl.Created, ph(5))
 	return tbl, create, d.Get(tbl), d.Set(tbl), touch, d.Delete(tbl), nil
 }
 
@@ -440,7 +468,7 @@ func newFloorTarget(e *env, dbName, driverLabel, driverName, dsnStr, table strin
 			db.Close()
 			return fmt.Errorf("floor: %w", err)
 		}
-		f := &floorSQL{enc: func(t time.Time) any { return d.EncodeTime(t.Truncate(time.Millisecond)) }}
+		f := &floorSQL{enc: func(t time.Time) any { return d.EncodeTime(t.Truncate(time.Millisecond)) }, epoch: d.EncodeTime(time.Unix(0, 0).UTC())}
 		for _, p := range []struct {
 			st **sql.Stmt
 			q  string
@@ -475,20 +503,25 @@ type floorPgx struct {
 	get, set, touch, del string
 }
 
+// epochUTC is the cutoff of a store without an absolute timeout.
+var epochUTC = time.Unix(0, 0).UTC()
+
 func (f *floorPgx) Get(ctx context.Context, id string) (bool, error) {
 	var data []byte
-	err := f.p.QueryRow(ctx, f.get, id, time.Now().Truncate(time.Millisecond)).Scan(&data)
+	err := f.p.QueryRow(ctx, f.get, id, time.Now().Truncate(time.Millisecond), epochUTC).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, err
 }
 func (f *floorPgx) Set(ctx context.Context, id string, data []byte, exp time.Time) error {
-	_, err := f.p.Exec(ctx, f.set, id, data, exp.Truncate(time.Millisecond))
+	now := time.Now().Truncate(time.Millisecond)
+	_, err := f.p.Exec(ctx, f.set, id, data, exp.Truncate(time.Millisecond), nil, now, now, false)
 	return err
 }
 func (f *floorPgx) Touch(ctx context.Context, id string, _ []byte, exp time.Time) error {
-	_, err := f.p.Exec(ctx, f.touch, exp.Truncate(time.Millisecond), id, time.Now().Truncate(time.Millisecond))
+	now := time.Now().Truncate(time.Millisecond)
+	_, err := f.p.Exec(ctx, f.touch, exp.Truncate(time.Millisecond), now, id, now, epochUTC)
 	return err
 }
 func (f *floorPgx) Delete(ctx context.Context, id string) error {
