@@ -290,11 +290,14 @@ func bench(ctx context.Context, o *options) error {
 	return nil
 }
 
-// refill adds sessions for delete to remove, in bulk and untimed: twice
-// what the store's fastest insert or delete so far would take in a cell, so
-// that every Delete removes a row.
+// refill adds sessions for delete to remove, in bulk and untimed: four
+// times what the store's fastest insert or delete so far would take in a
+// cell, so that every Delete removes a row. The margin covers a cell faster
+// than any before it (a delete cell at a higher concurrency than the last,
+// or sqlstore's Delete, an UPDATE marking the row ended, outrunning its
+// inserts); each refill only tops up what the last cell used.
 func refill(ctx context.Context, t *target, ks *keyset, o *options) error {
-	need := int64(2*t.maxRate*(o.warmup+o.duration).Seconds()) + 500
+	need := int64(4*t.maxRate*(o.warmup+o.duration).Seconds()) + 2000
 	have := t.insNext.Load() - t.delNext.Load()
 	if have >= need {
 		return nil
