@@ -2,201 +2,18 @@ package sqlstore_test
 
 import (
 	"bytes"
-	"crypto/rand"
-	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/DATA-DOG/go-sqlmock"
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
-
-// Tests of encryption at rest (WithEncryption, WithPlaintextReads, Rekey)
-// on every database. Their helpers carry the prefix cr.
-
-// crKey returns a random 32-byte key.
-func crKey() []byte {
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	return k
-}
-
-// crBase is the clock of the stores of these tests.
-var crBase = time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
-
-// crLog collects what the stores log, safe for concurrent use.
-type crLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *crLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *crLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// crEnv is one test's database, table, clock and log.
-type crEnv struct {
-	t     *testing.T
-	kind  string
-	db    *sql.DB
-	table string
-	clock *testdb.Clock
-	log   *crLog
-}
-
-// crKinds runs fn on every database kind, in parallel.
-func crKinds(t *testing.T, fn func(t *testing.T, e *crEnv)) {
-	for _, kind := range testdb.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			fn(t, crSetup(t, kind))
-		})
-	}
-}
-
-func crSetup(t *testing.T, kind string) *crEnv {
-	t.Helper()
-	db := testdb.Open(t, kind)
-	return &crEnv{t: t, kind: kind, db: db, table: testdb.Table(t, db), clock: testdb.NewClock(crBase), log: &crLog{}}
-}
-
-// open makes a store on the env's table, closed at cleanup, and returns
-// New's error.
-func (e *crEnv) open(opts ...sqlstore.Option) (*sqlstore.Store, error) {
-	e.t.Helper()
-	all := append([]sqlstore.Option{
-		sqlstore.WithTable(e.table), sqlstore.WithPruneInterval(0), sqlstore.WithClock(e.clock.Now),
-		sqlstore.WithTouchThreshold(0), sqlstore.WithLogger(slog.New(slog.NewTextHandler(e.log, nil))),
-	}, opts...)
-	s, err := sqlstore.New(relCtx(e.t), e.db, all...)
-	if err == nil {
-		e.t.Cleanup(func() { s.Close() })
-	}
-	return s, err
-}
-
-// store is open that fails the test on an error.
-func (e *crEnv) store(opts ...sqlstore.Option) *sqlstore.Store {
-	e.t.Helper()
-	s, err := e.open(opts...)
-	if err != nil {
-		e.t.Fatalf("New: %v", err)
-	}
-	return s
-}
-
-// ph returns the i-th placeholder of the env's database.
-func (e *crEnv) ph(i int) string {
-	if e.kind == "postgres" {
-		return fmt.Sprintf("$%d", i)
-	}
-	return "?"
-}
-
-// raw returns the data column of every row of the table, by id column.
-func (e *crEnv) raw(s *sqlstore.Store) map[string][]byte {
-	e.t.Helper()
-	tb := s.Table()
-	rows, err := e.db.QueryContext(relCtx(e.t), "SELECT "+tb.ID+", "+tb.Data+" FROM "+tb.Qualified())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string][]byte{}
-	for rows.Next() {
-		var (
-			k string
-			d []byte
-		)
-		if err := rows.Scan(&k, &d); err != nil {
-			e.t.Fatal(err)
-		}
-		out[k] = d
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
-	}
-	return out
-}
-
-// setRaw writes data into the data column of the row of stored key key.
-func (e *crEnv) setRaw(s *sqlstore.Store, key string, data []byte) {
-	e.t.Helper()
-	tb := s.Table()
-	q := fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s", tb.Qualified(), tb.Data, e.ph(1), tb.ID, e.ph(2))
-	res, err := e.db.ExecContext(relCtx(e.t), q, data, key)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		e.t.Fatalf("UPDATE of %s changed %d rows (%v), want 1", key, n, err)
-	}
-}
-
-func (e *crEnv) set(s *sqlstore.Store, id string, data []byte) {
-	e.t.Helper()
-	if err := s.Set(relCtx(e.t), id, data, crBase.Add(time.Hour)); err != nil {
-		e.t.Fatalf("Set(%q): %v", id, err)
-	}
-}
-
-// want checks that Get of id finds want, or finds nothing when want is nil,
-// and never fails.
-func (e *crEnv) want(s *sqlstore.Store, id string, want []byte) {
-	e.t.Helper()
-	got, found, err := s.Get(relCtx(e.t), id)
-	switch {
-	case err != nil:
-		e.t.Fatalf("Get(%q): %v", id, err)
-	case want == nil && found:
-		e.t.Fatalf("Get(%q) found %q, want not found", id, trimTo(got, 40))
-	case want != nil && (!found || !bytes.Equal(got, want)):
-		e.t.Fatalf("Get(%q) = %q, %v; want %q", id, trimTo(got, 40), found, trimTo(want, 40))
-	}
-}
-
-func trimTo(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
-}
-
-func (e *crEnv) undecryptable(s *sqlstore.Store) int64 {
-	e.t.Helper()
-	st, err := s.Stats(relCtx(e.t))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return st.Undecryptable
-}
-
-// ranged returns the data Range yields, by stored key.
-func (e *crEnv) ranged(s *sqlstore.Store) map[string]string {
-	e.t.Helper()
-	out := map[string]string{}
-	err := s.Range(relCtx(e.t), func(id string, data []byte, _ time.Time) bool {
-		out[id] = string(data)
-		return true
-	})
-	if err != nil {
-		e.t.Fatalf("Range: %v", err)
-	}
-	return out
-}
 
 // TestCryptNoPlaintextInTable reads every column of every row of the table
 // raw and finds no stored value in any form, nor (with hashed ids) any id;
@@ -437,4 +254,112 @@ func TestCryptWrongKeyFailsNew(t *testing.T) {
 			t.Fatalf("New with plaintext reads over plaintext rows: %v", err)
 		}
 	})
+}
+
+// smCrypt returns the SQL of encryption dialect c must send for the
+// default names: newest, page and swap, from the golden files.
+func smCrypt(t testing.TB, c smDialect) (newest, page, swap string) {
+	return goldenSQL(t, c.name, "newest"), goldenSQL(t, c.name, "page"), goldenSQL(t, c.name, "swap_data")
+}
+
+// smSealed matches a data argument that c opens, for stored key key, to
+// want, encrypted under c's first key.
+type smSealed struct {
+	c    *sqlstore.Crypter
+	key  string
+	want []byte
+}
+
+func (m smSealed) Match(v driver.Value) bool {
+	b, ok := v.([]byte)
+	if !ok || !m.c.Current(b) {
+		return false
+	}
+	got, err := m.c.Open(m.key, bytes.Clone(b), false)
+	return err == nil && bytes.Equal(got, m.want)
+}
+
+// TestMockEncryption pins the statements of encryption and their bind
+// values: New's check of the keys (the 10 newest rows), Get and Set with
+// encrypted data, and Rekey's pages (after, now, limit) and compare-and-swap
+// (new data, key, old data), which skips rows under the first key and rows
+// that do not decrypt.
+func TestMockEncryption(t *testing.T) {
+	k1, k2 := crKey(), crKey()
+	old, err := sqlstore.NewCrypter(false, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := sqlstore.NewCrypter(false, k2, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range smDialects(t) {
+		t.Run(c.name, func(t *testing.T) {
+			newest, page, swap := smCrypt(t, c)
+			db, mock := smMock(t)
+			c.expectCatalog(mock, true)
+			mock.ExpectQuery(newest).WithArgs(10).WillReturnRows(smRows("token", "data").
+				AddRow("a", []byte("plaintext")).AddRow(smKey, old.Seal(smKey, []byte("x"))))
+			for _, p := range []string{c.get, c.set, c.touch, c.del} {
+				mock.ExpectPrepare(p)
+			}
+			s := smNew(t, c, db, sqlstore.WithEncryption(k2, k1), sqlstore.WithPruneBatchSize(2), sqlstore.WithPrunePause(0),
+				sqlstore.WithLogger(slog.New(slog.DiscardHandler)))
+			smMet(t, mock)
+			now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
+
+			payload := []byte("payload\x00\xff")
+			mock.ExpectQuery(c.get).WithArgs(smKey, now, cut).WillReturnRows(smRows("data").AddRow(cur.Seal(smKey, payload)))
+			if data, found, err := s.Get(t.Context(), smID); err != nil || !found || !bytes.Equal(data, payload) {
+				t.Errorf("Get = %q, %v, %v; want %q", data, found, err, payload)
+			}
+			mock.ExpectExec(c.set).WithArgs(smKey, smSealed{cur, smKey, payload}, c.at("2024-03-06 10:20:30.123"), nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
+			if err := s.Set(t.Context(), smID, payload, smNow.Add(24*60*60*1e9)); err != nil {
+				t.Errorf("Set: %v", err)
+			}
+
+			underOld, underCur := old.Seal("k1", []byte("one")), cur.Seal("k2", []byte("two"))
+			mock.ExpectPrepare(swap).WillBeClosed()
+			mock.ExpectQuery(page).WithArgs("", now, 2).WillReturnRows(smRows("token", "data").
+				AddRow("k1", underOld).AddRow("k2", underCur))
+			mock.ExpectExec(swap).WithArgs(smSealed{cur, "k1", []byte("one")}, "k1", underOld).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectQuery(page).WithArgs("k2", now, 2).WillReturnRows(smRows("token", "data").
+				AddRow("k3", []byte("plaintext three")))
+			if n, err := s.Rekey(t.Context()); err != nil || n != 1 {
+				t.Errorf("Rekey = %d, %v; want 1", n, err)
+			}
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").AddRow(int64(3), int64(0), int64(0), nil, nil))
+			if st, err := s.Stats(t.Context()); err != nil || st.Undecryptable != 1 {
+				t.Errorf("Stats = %+v, %v; want Undecryptable 1 (k3)", st, err)
+			}
+			smMet(t, mock)
+		})
+	}
+}
+
+// TestMockEncryptionNewFails: when none of the newest rows decrypts, New
+// fails with the reasons, and prepares nothing.
+func TestMockEncryptionNewFails(t *testing.T) {
+	k1, k2 := crKey(), crKey()
+	old, err := sqlstore.NewCrypter(false, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range smDialects(t) {
+		t.Run(c.name, func(t *testing.T) {
+			db, mock := smMock(t)
+			c.expectCatalog(mock, true)
+			mock.ExpectQuery(goldenSQL(t, c.name, "newest")).WithArgs(10).WillReturnRows(smRows("token", "data").
+				AddRow("a", old.Seal("a", []byte("x"))).AddRow("b", old.Seal("a", []byte("x"))).AddRow("c", []byte("plain")))
+			_, err := sqlstore.New(t.Context(), db, sqlstore.WithDialect(c.d), sqlstore.WithPruneInterval(0), sqlstore.WithEncryption(k2))
+			for _, want := range []string{"none of the 3 newest sessions in " + c.schema + ".sessions", "which is not among the keys given (2 sessions)",
+				"the data is not encrypted (written before encryption was on) and WithPlaintextReads is off (1 session)", "WithPlaintextReads(true)"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("New = %v, want an error with %q", err, want)
+				}
+			}
+			smMet(t, mock)
+		})
+	}
 }

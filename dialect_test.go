@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/DATA-DOG/go-sqlmock"
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
@@ -392,5 +396,119 @@ func TestIdentTwoStoresCoexist(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// smHostileLock is the advisory lock name of the table of the hostile
+// names (sqlstore.GoldenHostileNames).
+const smHostileLock = "sqlstore_3b5ff5099f49f1a8"
+
+// TestMockHostileNames runs New, with WithSchema, WithTable and WithColumns
+// of the hostile names, and every operation: each sends its statement of
+// testdata/golden/*_hostile.sql, and binds the schema and table unquoted
+// where they are values.
+func TestMockHostileNames(t *testing.T) {
+	n := sqlstore.GoldenHostileNames
+	opts := []sqlstore.Option{sqlstore.WithSchema(n.Schema), sqlstore.WithTable(n.Table), sqlstore.WithColumns(n.ID, n.Data, n.Expiry)}
+	for _, c := range smDialects(t) {
+		t.Run(c.name, func(t *testing.T) {
+			q := func(name string) string { return hostileSQL(t, c.name, name) }
+			create := hostileSQLs(t, c.name, "create_table")
+			db, mock := smMock(t)
+			// WithSchema: no current-schema query.
+			mock.ExpectQuery(q("columns")).WithArgs(n.Schema, n.Table).WillReturnRows(smRows("column_name"))
+			mock.ExpectBegin()
+			if lock := q("create_lock"); lock != "" {
+				mock.ExpectExec(lock).WithArgs(smHostileLock).WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			for _, stmt := range create {
+				mock.ExpectExec(stmt).WithoutArgs().WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			mock.ExpectCommit()
+			for _, name := range []string{"get", "set", "touch", "delete"} {
+				mock.ExpectPrepare(q(name))
+			}
+			s := smNew(t, c, db, opts...)
+			smMet(t, mock)
+
+			// CreateTableSQL gives the same statements.
+			if got, err := sqlstore.CreateTableSQL(c.d, opts...); err != nil || strings.Join(got, "\n") != strings.Join(create, "\n") {
+				t.Errorf("CreateTableSQL = %q, %v; want %q", got, err, create)
+			}
+
+			// Every operation sends its statement; the driver's error ends it.
+			boom := errors.New("boom")
+			now, exp, cut := c.at("2024-03-05 10:20:30.123"), c.at("2024-03-05 11:20:30.123"), c.cutoff()
+			mock.ExpectQuery(q("get")).WithArgs(smKey, now, cut).WillReturnError(boom)
+			mock.ExpectExec(q("set")).WithArgs(smKey, []byte("x"), exp, nil, now, now, false).WillReturnError(boom)
+			mock.ExpectExec(q("touch")).WithArgs(exp, now, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).WillReturnError(boom)
+			mock.ExpectExec(q("delete")).WithArgs(smKey).WillReturnError(boom)
+			mock.ExpectQuery(q("count")).WithArgs(now, cut).WillReturnError(boom)
+			mock.ExpectExec(q("clear")).WithoutArgs().WillReturnError(boom)
+			mock.ExpectQuery(q("range")).WithArgs(now, cut).WillReturnError(boom)
+			mock.ExpectQuery(q("stats")).WithArgs(now, cut, now, cut, now, cut).WillReturnError(boom)
+			mock.ExpectQuery(q("table_size")).WithArgs(n.Schema, n.Table).WillReturnError(boom)
+			tryLock, unlock := q("try_lock"), q("unlock")
+			if tryLock != "" {
+				mock.ExpectQuery(tryLock).WithArgs(smHostileLock).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+			}
+			mock.ExpectPrepare(q("prune")).WillBeClosed()
+			mock.ExpectExec(q("prune")).WithArgs(now, 1000).WillReturnError(boom)
+			if unlock != "" {
+				mock.ExpectExec(unlock).WithArgs(smHostileLock).WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			if tryLock != "" { // PruneProgress
+				mock.ExpectQuery(tryLock).WithArgs(smHostileLock).WillReturnError(boom)
+			} else {
+				mock.ExpectPrepare(q("prune")).WillReturnError(boom)
+			}
+			for op, err := range smAllCalls(context.Background(), s) {
+				if !errors.Is(err, boom) {
+					t.Errorf("%s = %v; want the driver's error after the expected statement", op, err)
+				}
+			}
+			smMet(t, mock)
+		})
+	}
+}
+
+// wrappingDriver stands for a driver wrapped by another package, as
+// OpenTelemetry's otelsql wraps one: its package is not a driver's.
+type wrappingDriver struct{ driver.Driver }
+
+type wrappingConnector struct {
+	d    wrappingDriver
+	name string
+}
+
+func (c wrappingConnector) Connect(context.Context) (driver.Conn, error) { return c.d.Open(c.name) }
+
+func (c wrappingConnector) Driver() driver.Driver { return c.d }
+
+// TestDetectDialectWrappedDriver: the dialect of a wrapped driver cannot be
+// told; the error says to pass WithDialect, and with it the store works.
+func TestDetectDialectWrappedDriver(t *testing.T) {
+	inner, err := sql.Open("sqlite", "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner.Close()
+	db := sql.OpenDB(wrappingConnector{d: wrappingDriver{inner.Driver()}, name: filepath.Join(t.TempDir(), "wrapped.db")})
+	defer db.Close()
+	ctx := context.Background()
+	_, err = sqlstore.New(ctx, db)
+	if err == nil || !strings.Contains(err.Error(), "WithDialect(sqlstore.SQLite)") || !strings.Contains(err.Error(), "wrappingDriver") {
+		t.Fatalf("New over a wrapped driver = %v, want an error naming the driver and WithDialect", err)
+	}
+	s, err := sqlstore.New(ctx, db, sqlstore.WithDialect(sqlstore.SQLite), sqlstore.WithPruneInterval(0))
+	if err != nil {
+		t.Fatalf("New with WithDialect over a wrapped driver: %v", err)
+	}
+	defer s.Close()
+	if err := s.Set(ctx, "id", []byte("wrapped"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, found, err := s.Get(ctx, "id"); err != nil || !found || string(got) != "wrapped" {
+		t.Fatalf("Get = %q, %v, %v", got, found, err)
 	}
 }

@@ -1,16 +1,25 @@
 package sqlstore_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
-	"github.com/go-sqlstore/sqlstore"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/DATA-DOG/go-sqlmock"
+	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
 
@@ -176,3 +185,696 @@ func lockRowSQL(kind string, s *sqlstore.Store) string {
 	}
 	return "SELECT " + t.ID + " FROM " + t.Qualified() + " WHERE " + t.ID + " = " + param + " FOR UPDATE"
 }
+
+// Tests of encryption at rest (WithEncryption, WithPlaintextReads, Rekey)
+// on every database. Their helpers carry the prefix cr.
+
+// crKey returns a random 32-byte key.
+func crKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}
+
+// crBase is the clock of the stores of these tests.
+var crBase = time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+
+// crLog collects what the stores log, safe for concurrent use.
+type crLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *crLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *crLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// crEnv is one test's database, table, clock and log.
+type crEnv struct {
+	t     *testing.T
+	kind  string
+	db    *sql.DB
+	table string
+	clock *testdb.Clock
+	log   *crLog
+}
+
+// crKinds runs fn on every database kind, in parallel.
+func crKinds(t *testing.T, fn func(t *testing.T, e *crEnv)) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			fn(t, crSetup(t, kind))
+		})
+	}
+}
+
+func crSetup(t *testing.T, kind string) *crEnv {
+	t.Helper()
+	db := testdb.Open(t, kind)
+	return &crEnv{t: t, kind: kind, db: db, table: testdb.Table(t, db), clock: testdb.NewClock(crBase), log: &crLog{}}
+}
+
+// open makes a store on the env's table, closed at cleanup, and returns
+// New's error.
+func (e *crEnv) open(opts ...sqlstore.Option) (*sqlstore.Store, error) {
+	e.t.Helper()
+	all := append([]sqlstore.Option{
+		sqlstore.WithTable(e.table), sqlstore.WithPruneInterval(0), sqlstore.WithClock(e.clock.Now),
+		sqlstore.WithTouchThreshold(0), sqlstore.WithLogger(slog.New(slog.NewTextHandler(e.log, nil))),
+	}, opts...)
+	s, err := sqlstore.New(relCtx(e.t), e.db, all...)
+	if err == nil {
+		e.t.Cleanup(func() { s.Close() })
+	}
+	return s, err
+}
+
+// store is open that fails the test on an error.
+func (e *crEnv) store(opts ...sqlstore.Option) *sqlstore.Store {
+	e.t.Helper()
+	s, err := e.open(opts...)
+	if err != nil {
+		e.t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+// ph returns the i-th placeholder of the env's database.
+func (e *crEnv) ph(i int) string {
+	if e.kind == "postgres" {
+		return fmt.Sprintf("$%d", i)
+	}
+	return "?"
+}
+
+// raw returns the data column of every row of the table, by id column.
+func (e *crEnv) raw(s *sqlstore.Store) map[string][]byte {
+	e.t.Helper()
+	tb := s.Table()
+	rows, err := e.db.QueryContext(relCtx(e.t), "SELECT "+tb.ID+", "+tb.Data+" FROM "+tb.Qualified())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var (
+			k string
+			d []byte
+		)
+		if err := rows.Scan(&k, &d); err != nil {
+			e.t.Fatal(err)
+		}
+		out[k] = d
+	}
+	if err := rows.Err(); err != nil {
+		e.t.Fatal(err)
+	}
+	return out
+}
+
+// setRaw writes data into the data column of the row of stored key key.
+func (e *crEnv) setRaw(s *sqlstore.Store, key string, data []byte) {
+	e.t.Helper()
+	tb := s.Table()
+	q := fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s", tb.Qualified(), tb.Data, e.ph(1), tb.ID, e.ph(2))
+	res, err := e.db.ExecContext(relCtx(e.t), q, data, key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		e.t.Fatalf("UPDATE of %s changed %d rows (%v), want 1", key, n, err)
+	}
+}
+
+func (e *crEnv) set(s *sqlstore.Store, id string, data []byte) {
+	e.t.Helper()
+	if err := s.Set(relCtx(e.t), id, data, crBase.Add(time.Hour)); err != nil {
+		e.t.Fatalf("Set(%q): %v", id, err)
+	}
+}
+
+// want checks that Get of id finds want, or finds nothing when want is nil,
+// and never fails.
+func (e *crEnv) want(s *sqlstore.Store, id string, want []byte) {
+	e.t.Helper()
+	got, found, err := s.Get(relCtx(e.t), id)
+	switch {
+	case err != nil:
+		e.t.Fatalf("Get(%q): %v", id, err)
+	case want == nil && found:
+		e.t.Fatalf("Get(%q) found %q, want not found", id, trimTo(got, 40))
+	case want != nil && (!found || !bytes.Equal(got, want)):
+		e.t.Fatalf("Get(%q) = %q, %v; want %q", id, trimTo(got, 40), found, trimTo(want, 40))
+	}
+}
+
+func trimTo(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}
+
+func (e *crEnv) undecryptable(s *sqlstore.Store) int64 {
+	e.t.Helper()
+	st, err := s.Stats(relCtx(e.t))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return st.Undecryptable
+}
+
+// ranged returns the data Range yields, by stored key.
+func (e *crEnv) ranged(s *sqlstore.Store) map[string]string {
+	e.t.Helper()
+	out := map[string]string{}
+	err := s.Range(relCtx(e.t), func(id string, data []byte, _ time.Time) bool {
+		out[id] = string(data)
+		return true
+	})
+	if err != nil {
+		e.t.Fatalf("Range: %v", err)
+	}
+	return out
+}
+
+// relValue is the data writer w writes in its seq-th Set of id i: a header
+// naming all three and a body derived from it, so a torn or mixed-up value
+// never matches.
+func relValue(w, seq, i int) []byte {
+	head := fmt.Sprintf("w%02d/s%04d/i%02d|", w, seq, i)
+	n := (w*131 + seq*17 + i) % 700
+	return append([]byte(head), bytes.Repeat([]byte(head[:12]), n/12+1)[:n]...)
+}
+
+// relParseValue returns the writer, sequence and id a value names.
+func relParseValue(v []byte) (w, seq, i int, ok bool) {
+	if _, err := fmt.Sscanf(string(v), "w%02d/s%04d/i%02d|", &w, &seq, &i); err != nil {
+		return 0, 0, 0, false
+	}
+	return w, seq, i, true
+}
+
+func relTrim(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
+}
+
+// Helpers shared by the reliability tests (security, race, fuzz and time
+// zone tests) carry the prefix rel, so they meet no other test's names.
+
+// relCtx returns a context that ends with the test or after 3 minutes.
+func relCtx(t testing.TB) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+// relDB opens kind's database (a fresh SQLite file for "sqlite") and returns
+// its URL DSN, a pool on it and a fresh table name dropped at cleanup.
+func relDB(t testing.TB, kind string) (dsn string, db *sql.DB, table string) {
+	t.Helper()
+	dsn = testdb.DSN(t, kind)
+	db = testdb.OpenDSN(t, kind, dsn)
+	return dsn, db, testdb.Table(t, db)
+}
+
+// relNew makes a store with sqlstore.New on db and table, with background
+// pruning off, closed at cleanup.
+func relNew(t testing.TB, db *sql.DB, table string, opts ...sqlstore.Option) *sqlstore.Store {
+	t.Helper()
+	all := append([]sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0)}, opts...)
+	s, err := sqlstore.New(relCtx(t), db, all...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// relOpen makes a store with sqlstore.Open (so SQLite gets WAL and a busy
+// timeout) on a fresh table of kind's database, closed before the table is
+// dropped.
+func relOpen(t testing.TB, kind string, opts ...sqlstore.Option) *sqlstore.Store {
+	t.Helper()
+	return relOpenDSN(t, kind, "", opts...)
+}
+
+// relOpenDSN is relOpen with extra DSN parameters for SQLite (such as
+// "_pragma=synchronous(NORMAL)").
+func relOpenDSN(t testing.TB, kind, sqliteParams string, opts ...sqlstore.Option) *sqlstore.Store {
+	t.Helper()
+	dsn, _, table := relDB(t, kind)
+	if kind == "sqlite" && sqliteParams != "" {
+		dsn += "?" + sqliteParams
+	}
+	all := append([]sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0)}, opts...)
+	s, err := sqlstore.Open(relCtx(t), dsn, all...)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// relRandID returns a session id of n random hex digits after prefix.
+func relRandID(prefix string, n int) string {
+	b := make([]byte, (n+1)/2)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)[:n]
+}
+
+// relDumpTable reads every row and every column of table raw (SELECT *) and
+// returns each value as text: bytes as they are, other values formatted.
+func relDumpTable(t testing.TB, db *sql.DB, table string) [][]string {
+	t.Helper()
+	rows, err := db.QueryContext(relCtx(t), "SELECT * FROM "+table)
+	if err != nil {
+		t.Fatalf("SELECT * FROM %s: %v", table, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		row := make([]string, len(cols))
+		for i, v := range vals {
+			switch v := v.(type) {
+			case []byte:
+				row[i] = string(v)
+			case string:
+				row[i] = v
+			case time.Time:
+				row[i] = v.Format(time.RFC3339Nano)
+			default:
+				row[i] = fmt.Sprint(v)
+			}
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// relLeaks returns the forms of id (as is, hex, base64) found in cell,
+// compared case-insensitively, also inside the hex form of the cell.
+func relLeaks(cell, id string) []string {
+	forms := map[string]string{
+		"plain":  id,
+		"hex":    hex.EncodeToString([]byte(id)),
+		"base64": base64.StdEncoding.EncodeToString([]byte(id)),
+		"b64url": base64.RawURLEncoding.EncodeToString([]byte(id)),
+	}
+	hay := []string{strings.ToLower(cell), strings.ToLower(hex.EncodeToString([]byte(cell)))}
+	var found []string
+	for name, f := range forms {
+		for _, h := range hay {
+			if strings.Contains(h, strings.ToLower(f)) {
+				found = append(found, name)
+				break
+			}
+		}
+	}
+	return found
+}
+
+// faultQuiet is a logger that drops everything.
+var faultQuiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// faultWait polls cond every 20ms until it holds or d passes.
+func faultWait(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// faultOp is one call of the store's API under a context.
+type faultOp struct {
+	name string
+	call func(ctx context.Context) error
+}
+
+// faultOps lists every call that takes a context: the store's methods and
+// New itself (over db with opts).
+func faultOps(st *sqlstore.Store, db *sql.DB, opts ...sqlstore.Option) []faultOp {
+	const id = "fault-ctx-id"
+	return []faultOp{
+		{"Get", func(ctx context.Context) error { _, _, err := st.Get(ctx, id); return err }},
+		{"Set", func(ctx context.Context) error { return st.Set(ctx, id, []byte("x"), time.Time{}) }},
+		{"Touch", func(ctx context.Context) error { return st.Touch(ctx, id, time.Now().Add(48*time.Hour)) }},
+		{"Delete", func(ctx context.Context) error { return st.Delete(ctx, id) }},
+		{"Count", func(ctx context.Context) error { _, err := st.Count(ctx); return err }},
+		{"Range", func(ctx context.Context) error {
+			return st.Range(ctx, func(string, []byte, time.Time) bool { return true })
+		}},
+		{"Clear", func(ctx context.Context) error { return st.Clear(ctx) }},
+		{"Prune", func(ctx context.Context) error { _, err := st.Prune(ctx); return err }},
+		{"Stats", func(ctx context.Context) error { _, err := st.Stats(ctx); return err }},
+		{"New", func(ctx context.Context) error {
+			s, err := sqlstore.New(ctx, db, opts...)
+			if err == nil {
+				s.Close()
+			}
+			return err
+		}},
+	}
+}
+
+// faultFillExpired inserts n expired rows straight into the store's table,
+// 500 to a statement.
+func faultFillExpired(t *testing.T, db *sql.DB, st *sqlstore.Store, n int) {
+	t.Helper()
+	var past string
+	switch st.Dialect().Name() {
+	case "postgres":
+		past = "'2000-01-01 00:00:00+00'"
+	case "mysql":
+		past = "'2000-01-01 00:00:00'"
+	default:
+		past = "946684800000" // SQLite: Unix milliseconds
+	}
+	tb := st.Table()
+	for i := 0; i < n; {
+		var b strings.Builder
+		fmt.Fprintf(&b, "INSERT INTO %s (%s, %s, %s) VALUES ", tb.Qualified(), tb.ID, tb.Data, tb.Expiry)
+		for j := 0; j < 500 && i < n; j, i = j+1, i+1 {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "('%064x', '', %s)", i, past)
+		}
+		if _, err := db.ExecContext(context.Background(), b.String()); err != nil {
+			t.Fatalf("filling expired rows: %v", err)
+		}
+	}
+}
+
+// These tests pin, with go-sqlmock and exact matching, the SQL every
+// operation sends on every dialect and the arguments it binds. The expected
+// SQL is read from testdata/golden (goldenSQL), never built by the dialect
+// under test; TestGolden checks those files against the dialects.
+
+// smNow is the store clock of the mock tests: 2024-03-05 10:20:30.123 once
+// truncated to the millisecond.
+var smNow = time.Date(2024, 3, 5, 10, 20, 30, 123456789, time.UTC)
+
+func smClock() time.Time { return smNow }
+
+const (
+	smID  = "session-id-1"
+	smKey = "14cfca0a6d955280ebdc3d1f762426a26b39b698cf005ff977319b22d95120b8" // sha256sum of smID
+)
+
+// smDialect is what one dialect must send for the default names.
+type smDialect struct {
+	name                string
+	d                   sqlstore.Dialect
+	schemaQ, schema     string // current-schema query and its result
+	columns, indexes    string
+	lockName            string // advisory lock name of schema.sessions
+	createLock          string
+	create, createPlain []string // hashed ids, plain ids
+	get, set, touch     string
+	del, count, rng     string
+	clear, prune, stats string
+	endCreated          string
+	size                string
+	tryLock, unlock     string
+}
+
+// smColumns are the columns of a current table with the default names:
+// those every version had, then those the upgrade adds.
+var smColumns = []string{"token", "data", "expiry", "owner", "created", "updated", "ended"}
+
+// smIndexes are the indexes of a current table with the default names,
+// besides its primary key.
+var smIndexes = []string{"sessions_expiry_idx", "sessions_owner_idx"}
+
+// smEpoch is the Unix epoch, the cutoff every statement that judges
+// liveness binds without WithAbsoluteTimeout.
+const smEpoch = "1970-01-01 00:00:00.000"
+
+// smDialects returns postgres, mysql and sqlite, in that order, with the
+// statements of testdata/golden ("" where the dialect has none: no creation
+// lock on MySQL and SQLite, no sweep lock on SQLite).
+func smDialects(t testing.TB) []smDialect {
+	t.Helper()
+	cs := []smDialect{
+		{name: "postgres", d: sqlstore.Postgres, schema: "public", lockName: "sqlstore_dc54aa1ba1426b6d"},
+		{name: "mysql", d: sqlstore.MySQL, schema: "app", lockName: "sqlstore_7c072cc5b64f4149"},
+		{name: "sqlite", d: sqlstore.SQLite, schema: "main", lockName: "sqlstore_cb1e0367ed7460b5"},
+	}
+	for i := range cs {
+		c := &cs[i]
+		q := func(name string) string { return goldenSQL(t, c.name, name) }
+		c.schemaQ, c.columns, c.indexes, c.createLock = q("current_schema"), q("columns"), q("indexes"), q("create_lock")
+		c.create, c.createPlain = goldenSQLs(t, c.name, "create_table"), goldenSQLs(t, c.name, "create_table_plain_ids")
+		c.get, c.set, c.touch, c.del = q("get"), q("set"), q("touch"), q("delete")
+		c.count, c.rng, c.clear, c.prune, c.stats = q("count"), q("range"), q("clear"), q("prune"), q("stats")
+		c.endCreated = q("end_created")
+		c.size, c.tryLock, c.unlock = q("table_size"), q("try_lock"), q("unlock")
+		// The table and its two indexes: one CREATE TABLE, which names
+		// both indexes, on MySQL; a statement each elsewhere.
+		want := 3
+		if c.name == "mysql" {
+			want = 1
+		}
+		if len(c.create) != want || len(c.createPlain) != want {
+			t.Fatalf("%s: %d and %d statements create the table; want %d", c.name, len(c.create), len(c.createPlain), want)
+		}
+	}
+	return cs
+}
+
+// smUTC parses a UTC time written "2006-01-02 15:04:05.000".
+func smUTC(s string) time.Time {
+	t, err := time.Parse("2006-01-02 15:04:05.000", s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// smTime matches a time.Time bind argument at the same instant, in UTC.
+type smTime time.Time
+
+func (a smTime) Match(v driver.Value) bool {
+	t, ok := v.(time.Time)
+	return ok && t.Equal(time.Time(a)) && t.Location() == time.UTC
+}
+
+// at returns how the dialect must bind the UTC time s: PostgreSQL a
+// time.Time in UTC, MySQL the text itself, SQLite Unix milliseconds.
+func (c smDialect) at(s string) driver.Value {
+	switch c.name {
+	case "postgres":
+		return smTime(smUTC(s))
+	case "mysql":
+		return s
+	}
+	return smUTC(s).UnixMilli()
+}
+
+// raw returns the expiry value the dialect's driver scans for the UTC time s.
+func (c smDialect) raw(s string) driver.Value {
+	switch c.name {
+	case "postgres":
+		return smUTC(s).In(time.FixedZone("CET", 3600)) // lib/pq labels with the session zone
+	case "mysql":
+		return []byte(s + "000") // DATETIME(6) as text, without parseTime
+	}
+	return smUTC(s).UnixMilli()
+}
+
+// cutoff returns how the dialect must bind the cutoff of the absolute
+// timeout without WithAbsoluteTimeout: the Unix epoch.
+func (c smDialect) cutoff() driver.Value { return c.at(smEpoch) }
+
+// boolean returns the value the dialect's driver scans for a boolean the
+// query selects: MySQL and SQLite have none and answer 1 or 0.
+func (c smDialect) boolean(b bool) driver.Value {
+	if c.name == "postgres" {
+		return b
+	}
+	if b {
+		return int64(1)
+	}
+	return int64(0)
+}
+
+// locked returns the TryLock result row value.
+func (c smDialect) locked(got bool) driver.Value {
+	if c.name == "mysql" { // GET_LOCK returns 1 or 0
+		if got {
+			return int64(1)
+		}
+		return int64(0)
+	}
+	return got
+}
+
+func smMock(t *testing.T) (*sql.DB, sqlmock.Sqlmock) {
+	t.Helper()
+	db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherEqual))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, mock
+}
+
+func smRows(cols ...string) *sqlmock.Rows { return sqlmock.NewRows(cols) }
+
+// expectCatalog expects New's catalog queries with the default names: the
+// schema, then the columns (all seven when the table exists, none if not),
+// then, only when the table exists, its indexes (both valid).
+func (c smDialect) expectCatalog(mock sqlmock.Sqlmock, exists bool) {
+	mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("schema").AddRow(c.schema))
+	cols := smRows("column_name")
+	if !exists {
+		mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols)
+		return
+	}
+	for i := range smColumns { // in no particular order
+		cols.AddRow(smColumns[(i+2)%len(smColumns)])
+	}
+	mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols)
+	c.expectIndexes(mock)
+}
+
+// expectIndexes expects the query of the table's indexes, answering that
+// both exist and are valid.
+func (c smDialect) expectIndexes(mock sqlmock.Sqlmock) *sqlmock.ExpectedQuery {
+	rows := smRows("name", "valid")
+	for _, ix := range smIndexes {
+		rows.AddRow(ix, c.boolean(true))
+	}
+	return mock.ExpectQuery(c.indexes).WithArgs(c.schema, "sessions").WillReturnRows(rows)
+}
+
+// expectNew expects New with the default names: the catalog queries, the
+// creation transaction when the table is missing, the four prepares.
+func (c smDialect) expectNew(mock sqlmock.Sqlmock, exists, hashed bool) []*sqlmock.ExpectedPrepare {
+	c.expectCatalog(mock, exists)
+	if !exists {
+		mock.ExpectBegin()
+		if c.createLock != "" {
+			mock.ExpectExec(c.createLock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
+		}
+		create := c.create
+		if !hashed {
+			create = c.createPlain
+		}
+		for _, q := range create {
+			mock.ExpectExec(q).WithoutArgs().WillReturnResult(sqlmock.NewResult(0, 0))
+		}
+		mock.ExpectCommit()
+	}
+	var preps []*sqlmock.ExpectedPrepare
+	for _, q := range []string{c.get, c.set, c.touch, c.del} {
+		preps = append(preps, mock.ExpectPrepare(q))
+	}
+	return preps
+}
+
+// expectPrune expects one sweep deleting the given batch results. (It does
+// not check that the statement is closed: sqlmock records that without a
+// lock, a data race when the sweep runs in the background; TestMockOperations
+// checks it.)
+func (c smDialect) expectPrune(mock sqlmock.Sqlmock, batch int, results ...int64) *sqlmock.ExpectedPrepare {
+	if c.tryLock != "" {
+		mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+	}
+	prep := mock.ExpectPrepare(c.prune)
+	for _, n := range results {
+		mock.ExpectExec(c.prune).WithArgs(c.at("2024-03-05 10:20:30.123"), batch).WillReturnResult(sqlmock.NewResult(0, n))
+	}
+	if c.unlock != "" {
+		mock.ExpectExec(c.unlock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
+	}
+	return prep
+}
+
+func smNew(t *testing.T, c smDialect, db *sql.DB, opts ...sqlstore.Option) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.New(context.Background(), db, append([]sqlstore.Option{
+		sqlstore.WithDialect(c.d), sqlstore.WithClock(smClock), sqlstore.WithPruneInterval(0),
+	}, opts...)...)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func smMet(t *testing.T, mock sqlmock.Sqlmock) {
+	t.Helper()
+	if err := mock.ExpectationsWereMet(); err != nil {
+		t.Error(err)
+	}
+}
+
+// smAllCalls calls every method of s and returns the errors by name.
+func smAllCalls(ctx context.Context, s *sqlstore.Store) map[string]error {
+	errs := map[string]error{}
+	_, _, errs["Get"] = s.Get(ctx, smID)
+	errs["Set"] = s.Set(ctx, smID, []byte("x"), smNow.Add(time.Hour))
+	errs["Touch"] = s.Touch(ctx, smID, smNow.Add(time.Hour))
+	errs["Delete"] = s.Delete(ctx, smID)
+	_, errs["Count"] = s.Count(ctx)
+	errs["Clear"] = s.Clear(ctx)
+	errs["Range"] = s.Range(ctx, func(string, []byte, time.Time) bool { return true })
+	_, errs["Stats"] = s.Stats(ctx)
+	_, errs["TableSize"] = s.TableSize(ctx)
+	_, errs["Prune"] = s.Prune(ctx)
+	_, errs["PruneProgress"] = s.PruneProgress(ctx, func(int64) {})
+	return errs
+}
+
+// smNoQuery reports an error that says a query reached the mock.
+func smNoQuery(t *testing.T, op string, err error) {
+	t.Helper()
+	if err != nil && strings.Contains(err.Error(), "expect") {
+		t.Errorf("%s ran a query: %v", op, err)
+	}
+}
+
+// smStateErr is an error like lib/pq's and pgx's: it has SQLState().
+type smStateErr struct{ code string }
+
+func (e *smStateErr) Error() string {
+	return "ERROR: could not serialize access (SQLSTATE " + e.code + ")"
+}
+
+func (e *smStateErr) SQLState() string { return e.code }

@@ -9,12 +9,10 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/DATA-DOG/go-sqlmock"
-
 	"github.com/go-sqlstore/sqlstore"
 )
 
@@ -264,91 +262,5 @@ func TestQuerierClose(t *testing.T) {
 
 	if _, err := sqlstore.New(context.Background(), &sql.DB{}, sqlstore.WithQuerier(nil)); err == nil || !strings.Contains(err.Error(), "WithQuerier: nil Querier") {
 		t.Errorf("New(WithQuerier(nil)) = %v, want an error naming the option", err)
-	}
-}
-
-// gateQuerier holds every Exec until release is closed, counting how many
-// are in flight at once.
-type gateQuerier struct {
-	release            chan struct{}
-	inflight, greatest atomic.Int64
-}
-
-func (g *gateQuerier) QueryRow(context.Context, string, ...any) sqlstore.Row {
-	return fqRow{err: errors.New("gate: no reads")}
-}
-
-func (g *gateQuerier) Exec(ctx context.Context, _ string, _ ...any) error {
-	n := g.inflight.Add(1)
-	defer g.inflight.Add(-1)
-	for {
-		m := g.greatest.Load()
-		if n <= m || g.greatest.CompareAndSwap(m, n) {
-			break
-		}
-	}
-	select {
-	case <-g.release:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// TestWriteSlots checks how many writes of one Store reach the database at
-// once: on SQLite one by default, WithWriteSlots(n) of them, all with the
-// queue off (0); other dialects never queue. A queued write ends with its
-// context.
-func TestWriteSlots(t *testing.T) {
-	const writers = 8
-	for _, tc := range []struct {
-		name string
-		c    smDialect
-		opts []sqlstore.Option
-		want int64
-	}{
-		{"sqlite/default", smDialects(t)[2], nil, 1},
-		{"sqlite/2", smDialects(t)[2], []sqlstore.Option{sqlstore.WithWriteSlots(2)}, 2},
-		{"sqlite/off", smDialects(t)[2], []sqlstore.Option{sqlstore.WithWriteSlots(0)}, writers},
-		{"postgres/ignored", smDialects(t)[0], []sqlstore.Option{sqlstore.WithWriteSlots(1)}, writers},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			g := &gateQuerier{release: make(chan struct{})}
-			s, _ := qrNew(t, tc.c, g, tc.opts...)
-			ctx := context.Background()
-			errs := make(chan error, writers)
-			for i := range writers {
-				go func() { errs <- s.Set(ctx, fmt.Sprintf("id-%d", i), []byte("x"), time.Time{}) }()
-			}
-			deadline := time.Now().Add(10 * time.Second)
-			for g.inflight.Load() < tc.want && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
-			time.Sleep(50 * time.Millisecond) // room for more to get in, if the queue let them
-			if got := g.inflight.Load(); got != tc.want {
-				t.Errorf("%d writes in flight at once, want %d", got, tc.want)
-			}
-			if tc.want < writers {
-				// A write waiting its turn gives up when its context ends.
-				cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-				err := s.Delete(cctx, "waiting")
-				cancel()
-				if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "sqlstore: delete: ") {
-					t.Errorf("queued Delete whose context ended = %v, want context.DeadlineExceeded wrapped", err)
-				}
-			}
-			close(g.release)
-			for range writers {
-				if err := <-errs; err != nil {
-					t.Errorf("Set: %v", err)
-				}
-			}
-			if got := g.greatest.Load(); got != tc.want {
-				t.Errorf("at most %d writes in flight, want %d", got, tc.want)
-			}
-		})
-	}
-	if _, err := sqlstore.New(context.Background(), &sql.DB{}, sqlstore.WithWriteSlots(-1)); err == nil || !strings.Contains(err.Error(), "WithWriteSlots: -1 is negative") {
-		t.Errorf("New(WithWriteSlots(-1)) = %v, want an error naming the option", err)
 	}
 }

@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/dsn"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
@@ -141,23 +140,6 @@ func (h *faultLogs) errors() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.errs...)
-}
-
-// faultQuiet is a logger that drops everything.
-var faultQuiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// faultWait polls cond every 20ms until it holds or d passes.
-func faultWait(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestFaultPrivateServer restarts and hangs private PostgreSQL and MariaDB
@@ -429,38 +411,6 @@ func faultPrunerOutage(t *testing.T, in *faultInstance, driver string) {
 		in.kind, driver, tBack.Sub(tDown).Round(time.Millisecond), failedSweeps, errs[0], resumed.Round(time.Millisecond))
 }
 
-// faultOp is one call of the store's API under a context.
-type faultOp struct {
-	name string
-	call func(ctx context.Context) error
-}
-
-// faultOps lists every call that takes a context: the store's methods and
-// New itself (over db with opts).
-func faultOps(st *sqlstore.Store, db *sql.DB, opts ...sqlstore.Option) []faultOp {
-	const id = "fault-ctx-id"
-	return []faultOp{
-		{"Get", func(ctx context.Context) error { _, _, err := st.Get(ctx, id); return err }},
-		{"Set", func(ctx context.Context) error { return st.Set(ctx, id, []byte("x"), time.Time{}) }},
-		{"Touch", func(ctx context.Context) error { return st.Touch(ctx, id, time.Now().Add(48*time.Hour)) }},
-		{"Delete", func(ctx context.Context) error { return st.Delete(ctx, id) }},
-		{"Count", func(ctx context.Context) error { _, err := st.Count(ctx); return err }},
-		{"Range", func(ctx context.Context) error {
-			return st.Range(ctx, func(string, []byte, time.Time) bool { return true })
-		}},
-		{"Clear", func(ctx context.Context) error { return st.Clear(ctx) }},
-		{"Prune", func(ctx context.Context) error { _, err := st.Prune(ctx); return err }},
-		{"Stats", func(ctx context.Context) error { _, err := st.Stats(ctx); return err }},
-		{"New", func(ctx context.Context) error {
-			s, err := sqlstore.New(ctx, db, opts...)
-			if err == nil {
-				s.Close()
-			}
-			return err
-		}},
-	}
-}
-
 // faultCheckOps runs every op with a context that times out after d and
 // checks that each returns the context's error within d plus faultSlack. It
 // returns the slowest return.
@@ -698,35 +648,6 @@ func faultLockTable(t *testing.T, admin *sql.DB, st *sqlstore.Store) (blocked ma
 			}
 		}
 		conn.Close()
-	}
-}
-
-// faultFillExpired inserts n expired rows straight into the store's table,
-// 500 to a statement.
-func faultFillExpired(t *testing.T, db *sql.DB, st *sqlstore.Store, n int) {
-	t.Helper()
-	var past string
-	switch st.Dialect().Name() {
-	case "postgres":
-		past = "'2000-01-01 00:00:00+00'"
-	case "mysql":
-		past = "'2000-01-01 00:00:00'"
-	default:
-		past = "946684800000" // SQLite: Unix milliseconds
-	}
-	tb := st.Table()
-	for i := 0; i < n; {
-		var b strings.Builder
-		fmt.Fprintf(&b, "INSERT INTO %s (%s, %s, %s) VALUES ", tb.Qualified(), tb.ID, tb.Data, tb.Expiry)
-		for j := 0; j < 500 && i < n; j, i = j+1, i+1 {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "('%064x', '', %s)", i, past)
-		}
-		if _, err := db.ExecContext(context.Background(), b.String()); err != nil {
-			t.Fatalf("filling expired rows: %v", err)
-		}
 	}
 }
 
