@@ -20,13 +20,13 @@ import (
 // each row is its data plus CryptOverhead bytes, a value stored twice is
 // stored differently, and every value reads back through Get and Range.
 func TestCryptNoPlaintextInTable(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
 		for _, hashed := range []bool{true, false} {
 			e.table = testdb.Table(t, e.db)
-			s := e.store(sqlstore.WithEncryption(crKey()), sqlstore.WithHashedIDs(hashed))
+			s := e.store(sqlstore.WithEncryption(testKey()), sqlstore.WithHashedIDs(hashed))
 			values := map[string][]byte{
 				"user-1": []byte(`{"user":"alice@example.com","role":"admin","csrf":"q8Zt1xRk"}`),
-				"user-2": []byte("secret-value-" + relRandID("", 16)),
+				"user-2": []byte("secret-value-" + randomID("", 16)),
 				"user-3": bytes.Repeat([]byte("REPEATED-PLAINTEXT-BLOCK"), 3000), // 72 KB of one pattern
 				"user-4": []byte("secret-value-twin"),
 				"user-5": []byte("secret-value-twin"), // same data as user-4
@@ -53,7 +53,7 @@ func TestCryptNoPlaintextInTable(t *testing.T) {
 			if bytes.Equal(before, e.raw(s)[s.Key("user-4")]) {
 				t.Errorf("hashed=%v: the same data set twice is stored the same (no fresh nonce)", hashed)
 			}
-			for _, row := range relDumpTable(t, e.db, e.table) {
+			for _, row := range dumpTable(t, e.db, e.table) {
 				for _, cell := range row {
 					hexCell := hex.EncodeToString([]byte(cell))
 					for id, v := range values {
@@ -64,7 +64,7 @@ func TestCryptNoPlaintextInTable(t *testing.T) {
 						if strings.Contains(cell, string(probe)) || strings.Contains(hexCell, hex.EncodeToString(probe)) {
 							t.Errorf("hashed=%v: the table holds the plaintext of %s", hashed, id)
 						}
-						if hashed && len(relLeaks(cell, id)) > 0 {
+						if hashed && len(idLeaks(cell, id)) > 0 {
 							t.Errorf("hashed=%v: the table holds the id %s", hashed, id)
 						}
 					}
@@ -90,11 +90,11 @@ func TestCryptNoPlaintextInTable(t *testing.T) {
 // swaps the data of two rows: each such row is not found (no error), skipped
 // by Range, counted in Stats and logged at Warn with its key, never its data.
 func TestCryptMovedDataNotFound(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
 		for _, hashed := range []bool{true, false} {
 			e.table = testdb.Table(t, e.db)
-			e.log = &crLog{}
-			s := e.store(sqlstore.WithEncryption(crKey()), sqlstore.WithHashedIDs(hashed))
+			e.log = &logBuffer{}
+			s := e.store(sqlstore.WithEncryption(testKey()), sqlstore.WithHashedIDs(hashed))
 			for _, id := range []string{"a", "b", "c", "d"} {
 				e.set(s, id, []byte("data-of-"+id))
 			}
@@ -134,8 +134,8 @@ func TestCryptMovedDataNotFound(t *testing.T) {
 // stored row, truncates it at every length and extends it: each is not
 // found, without an error; the untouched row is found.
 func TestCryptTamperedByte(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
-		s := e.store(sqlstore.WithEncryption(crKey()))
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
+		s := e.store(sqlstore.WithEncryption(testKey()))
 		e.set(s, "t", []byte("tamper-me"))
 		key := s.Key("t")
 		orig := e.raw(s)[key]
@@ -153,7 +153,7 @@ func TestCryptTamperedByte(t *testing.T) {
 		variants = append(variants, append(bytes.Clone(orig), 0))
 		for i, v := range variants {
 			e.setRaw(s, key, v)
-			if got, found, err := s.Get(relCtx(t), "t"); err != nil || found {
+			if got, found, err := s.Get(testContext(t), "t"); err != nil || found {
 				t.Fatalf("variant %d (%x): Get = %q, %v, %v; want not found, no error", i, v, got, found, err)
 			}
 		}
@@ -168,14 +168,14 @@ func TestCryptTamperedByte(t *testing.T) {
 // TestCryptTouchKeepsData: Touch moves the expiry and leaves the stored data
 // as it was, byte for byte.
 func TestCryptTouchKeepsData(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
-		s := e.store(sqlstore.WithEncryption(crKey()))
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
+		s := e.store(sqlstore.WithEncryption(testKey()))
 		e.set(s, "t", []byte("touched"))
 		before := e.raw(s)[s.Key("t")]
-		if err := s.Touch(relCtx(t), "t", crBase.Add(3*time.Hour)); err != nil {
+		if err := s.Touch(testContext(t), "t", cryptBase.Add(3*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if _, exp, _ := testdb.Row(t, s, "t"); !exp.Equal(crBase.Add(3 * time.Hour)) {
+		if _, exp, _ := testdb.Row(t, s, "t"); !exp.Equal(cryptBase.Add(3 * time.Hour)) {
 			t.Fatalf("expiry after Touch = %v", exp)
 		}
 		if after := e.raw(s)[s.Key("t")]; !bytes.Equal(before, after) {
@@ -189,7 +189,7 @@ func TestCryptTouchKeepsData(t *testing.T) {
 func TestCryptKeyErrors(t *testing.T) {
 	t.Parallel()
 	db := testdb.Open(t, "sqlite")
-	k := crKey()
+	k := testKey()
 	for _, tc := range []struct {
 		keys [][]byte
 		want string
@@ -198,9 +198,9 @@ func TestCryptKeyErrors(t *testing.T) {
 		{[][]byte{nil}, "keys[0] is 0 bytes"},
 		{[][]byte{k, k[:31]}, "keys[1] is 31 bytes"},
 		{[][]byte{k, append(bytes.Clone(k), 0)}, "keys[1] is 33 bytes"},
-		{[][]byte{k, crKey(), bytes.Clone(k)}, "keys[2] repeats keys[0]"},
+		{[][]byte{k, testKey(), bytes.Clone(k)}, "keys[2] repeats keys[0]"},
 	} {
-		_, err := sqlstore.New(relCtx(t), db, sqlstore.WithTable(testdb.Table(t, db)), sqlstore.WithEncryption(tc.keys...))
+		_, err := sqlstore.New(testContext(t), db, sqlstore.WithTable(testdb.Table(t, db)), sqlstore.WithEncryption(tc.keys...))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "sqlstore: ") {
 			t.Errorf("New(WithEncryption(%d keys)) = %v, want an error with %q", len(tc.keys), err, tc.want)
 		}
@@ -224,8 +224,8 @@ func TestCryptKeyErrors(t *testing.T) {
 // fails loudly, naming the cause; with one right key among them, or over an
 // empty table, it succeeds.
 func TestCryptWrongKeyFailsNew(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
-		k1, k2 := crKey(), crKey()
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
+		k1, k2 := testKey(), testKey()
 		if _, err := e.open(sqlstore.WithEncryption(k2)); err != nil {
 			t.Fatalf("New over an empty table: %v", err)
 		}
@@ -256,21 +256,21 @@ func TestCryptWrongKeyFailsNew(t *testing.T) {
 	})
 }
 
-// smCrypt returns the SQL of encryption dialect c must send for the
+// mockCryptSQL returns the SQL of encryption dialect c must send for the
 // default names: newest, page and swap, from the golden files.
-func smCrypt(t testing.TB, c smDialect) (newest, page, swap string) {
+func mockCryptSQL(t testing.TB, c mockDialect) (newest, page, swap string) {
 	return goldenSQL(t, c.name, "newest"), goldenSQL(t, c.name, "page"), goldenSQL(t, c.name, "swap_data")
 }
 
-// smSealed matches a data argument that c opens, for stored key key, to
+// sealedArg matches a data argument that c opens, for stored key key, to
 // want, encrypted under c's first key.
-type smSealed struct {
+type sealedArg struct {
 	c    *sqlstore.Crypter
 	key  string
 	want []byte
 }
 
-func (m smSealed) Match(v driver.Value) bool {
+func (m sealedArg) Match(v driver.Value) bool {
 	b, ok := v.([]byte)
 	if !ok || !m.c.Current(b) {
 		return false
@@ -285,7 +285,7 @@ func (m smSealed) Match(v driver.Value) bool {
 // (new data, key, old data), which skips rows under the first key and rows
 // that do not decrypt.
 func TestMockEncryption(t *testing.T) {
-	k1, k2 := crKey(), crKey()
+	k1, k2 := testKey(), testKey()
 	old, err := sqlstore.NewCrypter(false, k1)
 	if err != nil {
 		t.Fatal(err)
@@ -294,46 +294,46 @@ func TestMockEncryption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
-			newest, page, swap := smCrypt(t, c)
-			db, mock := smMock(t)
+			newest, page, swap := mockCryptSQL(t, c)
+			db, mock := mockDB(t)
 			c.expectCatalog(mock, true)
-			mock.ExpectQuery(newest).WithArgs(10).WillReturnRows(smRows("token", "data").
-				AddRow("a", []byte("plaintext")).AddRow(smKey, old.Seal(smKey, []byte("x"))))
+			mock.ExpectQuery(newest).WithArgs(10).WillReturnRows(mockRows("token", "data").
+				AddRow("a", []byte("plaintext")).AddRow(mockKey, old.Seal(mockKey, []byte("x"))))
 			for _, p := range []string{c.get, c.set, c.touch, c.del} {
 				mock.ExpectPrepare(p)
 			}
-			s := smNew(t, c, db, sqlstore.WithEncryption(k2, k1), sqlstore.WithPruneBatchSize(2), sqlstore.WithPrunePause(0),
+			s := newMockStore(t, c, db, sqlstore.WithEncryption(k2, k1), sqlstore.WithPruneBatchSize(2), sqlstore.WithPrunePause(0),
 				sqlstore.WithLogger(slog.New(slog.DiscardHandler)))
-			smMet(t, mock)
+			mockMet(t, mock)
 			now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
 
 			payload := []byte("payload\x00\xff")
-			mock.ExpectQuery(c.get).WithArgs(smKey, now, cut).WillReturnRows(smRows("data").AddRow(cur.Seal(smKey, payload)))
-			if data, found, err := s.Get(t.Context(), smID); err != nil || !found || !bytes.Equal(data, payload) {
+			mock.ExpectQuery(c.get).WithArgs(mockKey, now, cut).WillReturnRows(mockRows("data").AddRow(cur.Seal(mockKey, payload)))
+			if data, found, err := s.Get(t.Context(), mockID); err != nil || !found || !bytes.Equal(data, payload) {
 				t.Errorf("Get = %q, %v, %v; want %q", data, found, err, payload)
 			}
-			mock.ExpectExec(c.set).WithArgs(smKey, smSealed{cur, smKey, payload}, c.at("2024-03-06 10:20:30.123"), nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
-			if err := s.Set(t.Context(), smID, payload, smNow.Add(24*60*60*1e9)); err != nil {
+			mock.ExpectExec(c.set).WithArgs(mockKey, sealedArg{cur, mockKey, payload}, c.at("2024-03-06 10:20:30.123"), nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
+			if err := s.Set(t.Context(), mockID, payload, mockNow.Add(24*60*60*1e9)); err != nil {
 				t.Errorf("Set: %v", err)
 			}
 
 			underOld, underCur := old.Seal("k1", []byte("one")), cur.Seal("k2", []byte("two"))
 			mock.ExpectPrepare(swap).WillBeClosed()
-			mock.ExpectQuery(page).WithArgs("", now, 2).WillReturnRows(smRows("token", "data").
+			mock.ExpectQuery(page).WithArgs("", now, 2).WillReturnRows(mockRows("token", "data").
 				AddRow("k1", underOld).AddRow("k2", underCur))
-			mock.ExpectExec(swap).WithArgs(smSealed{cur, "k1", []byte("one")}, "k1", underOld).WillReturnResult(sqlmock.NewResult(0, 1))
-			mock.ExpectQuery(page).WithArgs("k2", now, 2).WillReturnRows(smRows("token", "data").
+			mock.ExpectExec(swap).WithArgs(sealedArg{cur, "k1", []byte("one")}, "k1", underOld).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectQuery(page).WithArgs("k2", now, 2).WillReturnRows(mockRows("token", "data").
 				AddRow("k3", []byte("plaintext three")))
 			if n, err := s.Rekey(t.Context()); err != nil || n != 1 {
 				t.Errorf("Rekey = %d, %v; want 1", n, err)
 			}
-			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").AddRow(int64(3), int64(0), int64(0), nil, nil))
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(mockRows("live", "ended", "expired", "min", "max").AddRow(int64(3), int64(0), int64(0), nil, nil))
 			if st, err := s.Stats(t.Context()); err != nil || st.Undecryptable != 1 {
 				t.Errorf("Stats = %+v, %v; want Undecryptable 1 (k3)", st, err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 	}
 }
@@ -341,16 +341,16 @@ func TestMockEncryption(t *testing.T) {
 // TestMockEncryptionNewFails: when none of the newest rows decrypts, New
 // fails with the reasons, and prepares nothing.
 func TestMockEncryptionNewFails(t *testing.T) {
-	k1, k2 := crKey(), crKey()
+	k1, k2 := testKey(), testKey()
 	old, err := sqlstore.NewCrypter(false, k1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			c.expectCatalog(mock, true)
-			mock.ExpectQuery(goldenSQL(t, c.name, "newest")).WithArgs(10).WillReturnRows(smRows("token", "data").
+			mock.ExpectQuery(goldenSQL(t, c.name, "newest")).WithArgs(10).WillReturnRows(mockRows("token", "data").
 				AddRow("a", old.Seal("a", []byte("x"))).AddRow("b", old.Seal("a", []byte("x"))).AddRow("c", []byte("plain")))
 			_, err := sqlstore.New(t.Context(), db, sqlstore.WithDialect(c.d), sqlstore.WithPruneInterval(0), sqlstore.WithEncryption(k2))
 			for _, want := range []string{"none of the 3 newest sessions in " + c.schema + ".sessions", "which is not among the keys given (2 sessions)",
@@ -359,7 +359,7 @@ func TestMockEncryptionNewFails(t *testing.T) {
 					t.Errorf("New = %v, want an error with %q", err, want)
 				}
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 	}
 }

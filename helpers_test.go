@@ -189,69 +189,69 @@ func lockRowSQL(kind string, s *sqlstore.Store) string {
 // Tests of encryption at rest (WithEncryption, WithPlaintextReads, Rekey)
 // on every database. Their helpers carry the prefix cr.
 
-// crKey returns a random 32-byte key.
-func crKey() []byte {
+// testKey returns a random 32-byte key.
+func testKey() []byte {
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
 	return k
 }
 
-// crBase is the clock of the stores of these tests.
-var crBase = time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+// cryptBase is the clock of the stores of these tests.
+var cryptBase = time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
 
-// crLog collects what the stores log, safe for concurrent use.
-type crLog struct {
+// logBuffer collects what the stores log, safe for concurrent use.
+type logBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (l *crLog) Write(p []byte) (int, error) {
+func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
 }
 
-func (l *crLog) String() string {
+func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
 
-// crEnv is one test's database, table, clock and log.
-type crEnv struct {
+// cryptEnv is one test's database, table, clock and log.
+type cryptEnv struct {
 	t     *testing.T
 	kind  string
 	db    *sql.DB
 	table string
 	clock *testdb.Clock
-	log   *crLog
+	log   *logBuffer
 }
 
-// crKinds runs fn on every database kind, in parallel.
-func crKinds(t *testing.T, fn func(t *testing.T, e *crEnv)) {
+// forEachCryptKind runs fn on every database kind, in parallel.
+func forEachCryptKind(t *testing.T, fn func(t *testing.T, e *cryptEnv)) {
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			fn(t, crSetup(t, kind))
+			fn(t, newCryptEnv(t, kind))
 		})
 	}
 }
 
-func crSetup(t *testing.T, kind string) *crEnv {
+func newCryptEnv(t *testing.T, kind string) *cryptEnv {
 	t.Helper()
 	db := testdb.Open(t, kind)
-	return &crEnv{t: t, kind: kind, db: db, table: testdb.Table(t, db), clock: testdb.NewClock(crBase), log: &crLog{}}
+	return &cryptEnv{t: t, kind: kind, db: db, table: testdb.Table(t, db), clock: testdb.NewClock(cryptBase), log: &logBuffer{}}
 }
 
 // open makes a store on the env's table, closed at cleanup, and returns
 // New's error.
-func (e *crEnv) open(opts ...sqlstore.Option) (*sqlstore.Store, error) {
+func (e *cryptEnv) open(opts ...sqlstore.Option) (*sqlstore.Store, error) {
 	e.t.Helper()
 	all := append([]sqlstore.Option{
 		sqlstore.WithTable(e.table), sqlstore.WithPruneInterval(0), sqlstore.WithClock(e.clock.Now),
 		sqlstore.WithTouchThreshold(0), sqlstore.WithLogger(slog.New(slog.NewTextHandler(e.log, nil))),
 	}, opts...)
-	s, err := sqlstore.New(relCtx(e.t), e.db, all...)
+	s, err := sqlstore.New(testContext(e.t), e.db, all...)
 	if err == nil {
 		e.t.Cleanup(func() { s.Close() })
 	}
@@ -259,7 +259,7 @@ func (e *crEnv) open(opts ...sqlstore.Option) (*sqlstore.Store, error) {
 }
 
 // store is open that fails the test on an error.
-func (e *crEnv) store(opts ...sqlstore.Option) *sqlstore.Store {
+func (e *cryptEnv) store(opts ...sqlstore.Option) *sqlstore.Store {
 	e.t.Helper()
 	s, err := e.open(opts...)
 	if err != nil {
@@ -269,7 +269,7 @@ func (e *crEnv) store(opts ...sqlstore.Option) *sqlstore.Store {
 }
 
 // ph returns the i-th placeholder of the env's database.
-func (e *crEnv) ph(i int) string {
+func (e *cryptEnv) ph(i int) string {
 	if e.kind == "postgres" {
 		return fmt.Sprintf("$%d", i)
 	}
@@ -277,10 +277,10 @@ func (e *crEnv) ph(i int) string {
 }
 
 // raw returns the data column of every row of the table, by id column.
-func (e *crEnv) raw(s *sqlstore.Store) map[string][]byte {
+func (e *cryptEnv) raw(s *sqlstore.Store) map[string][]byte {
 	e.t.Helper()
 	tb := s.Table()
-	rows, err := e.db.QueryContext(relCtx(e.t), "SELECT "+tb.ID+", "+tb.Data+" FROM "+tb.Qualified())
+	rows, err := e.db.QueryContext(testContext(e.t), "SELECT "+tb.ID+", "+tb.Data+" FROM "+tb.Qualified())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -303,11 +303,11 @@ func (e *crEnv) raw(s *sqlstore.Store) map[string][]byte {
 }
 
 // setRaw writes data into the data column of the row of stored key key.
-func (e *crEnv) setRaw(s *sqlstore.Store, key string, data []byte) {
+func (e *cryptEnv) setRaw(s *sqlstore.Store, key string, data []byte) {
 	e.t.Helper()
 	tb := s.Table()
 	q := fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s", tb.Qualified(), tb.Data, e.ph(1), tb.ID, e.ph(2))
-	res, err := e.db.ExecContext(relCtx(e.t), q, data, key)
+	res, err := e.db.ExecContext(testContext(e.t), q, data, key)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -316,18 +316,18 @@ func (e *crEnv) setRaw(s *sqlstore.Store, key string, data []byte) {
 	}
 }
 
-func (e *crEnv) set(s *sqlstore.Store, id string, data []byte) {
+func (e *cryptEnv) set(s *sqlstore.Store, id string, data []byte) {
 	e.t.Helper()
-	if err := s.Set(relCtx(e.t), id, data, crBase.Add(time.Hour)); err != nil {
+	if err := s.Set(testContext(e.t), id, data, cryptBase.Add(time.Hour)); err != nil {
 		e.t.Fatalf("Set(%q): %v", id, err)
 	}
 }
 
 // want checks that Get of id finds want, or finds nothing when want is nil,
 // and never fails.
-func (e *crEnv) want(s *sqlstore.Store, id string, want []byte) {
+func (e *cryptEnv) want(s *sqlstore.Store, id string, want []byte) {
 	e.t.Helper()
-	got, found, err := s.Get(relCtx(e.t), id)
+	got, found, err := s.Get(testContext(e.t), id)
 	switch {
 	case err != nil:
 		e.t.Fatalf("Get(%q): %v", id, err)
@@ -345,9 +345,9 @@ func trimTo(b []byte, n int) []byte {
 	return b
 }
 
-func (e *crEnv) undecryptable(s *sqlstore.Store) int64 {
+func (e *cryptEnv) undecryptable(s *sqlstore.Store) int64 {
 	e.t.Helper()
-	st, err := s.Stats(relCtx(e.t))
+	st, err := s.Stats(testContext(e.t))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -355,10 +355,10 @@ func (e *crEnv) undecryptable(s *sqlstore.Store) int64 {
 }
 
 // ranged returns the data Range yields, by stored key.
-func (e *crEnv) ranged(s *sqlstore.Store) map[string]string {
+func (e *cryptEnv) ranged(s *sqlstore.Store) map[string]string {
 	e.t.Helper()
 	out := map[string]string{}
-	err := s.Range(relCtx(e.t), func(id string, data []byte, _ time.Time) bool {
+	err := s.Range(testContext(e.t), func(id string, data []byte, _ time.Time) bool {
 		out[id] = string(data)
 		return true
 	})
@@ -368,24 +368,24 @@ func (e *crEnv) ranged(s *sqlstore.Store) map[string]string {
 	return out
 }
 
-// relValue is the data writer w writes in its seq-th Set of id i: a header
+// taggedValue is the data writer w writes in its seq-th Set of id i: a header
 // naming all three and a body derived from it, so a torn or mixed-up value
 // never matches.
-func relValue(w, seq, i int) []byte {
+func taggedValue(w, seq, i int) []byte {
 	head := fmt.Sprintf("w%02d/s%04d/i%02d|", w, seq, i)
 	n := (w*131 + seq*17 + i) % 700
 	return append([]byte(head), bytes.Repeat([]byte(head[:12]), n/12+1)[:n]...)
 }
 
-// relParseValue returns the writer, sequence and id a value names.
-func relParseValue(v []byte) (w, seq, i int, ok bool) {
+// parseTaggedValue returns the writer, sequence and id a value names.
+func parseTaggedValue(v []byte) (w, seq, i int, ok bool) {
 	if _, err := fmt.Sscanf(string(v), "w%02d/s%04d/i%02d|", &w, &seq, &i); err != nil {
 		return 0, 0, 0, false
 	}
 	return w, seq, i, true
 }
 
-func relTrim(b []byte) string {
+func shortString(b []byte) string {
 	if len(b) > 40 {
 		return string(b[:40]) + "..."
 	}
@@ -395,28 +395,28 @@ func relTrim(b []byte) string {
 // Helpers shared by the reliability tests (security, race, fuzz and time
 // zone tests) carry the prefix rel, so they meet no other test's names.
 
-// relCtx returns a context that ends with the test or after 3 minutes.
-func relCtx(t testing.TB) context.Context {
+// testContext returns a context that ends with the test or after 3 minutes.
+func testContext(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	return c
 }
 
-// relDB opens kind's database (a fresh SQLite file for "sqlite") and returns
+// openTestDB opens kind's database (a fresh SQLite file for "sqlite") and returns
 // its URL DSN, a pool on it and a fresh table name dropped at cleanup.
-func relDB(t testing.TB, kind string) (dsn string, db *sql.DB, table string) {
+func openTestDB(t testing.TB, kind string) (dsn string, db *sql.DB, table string) {
 	t.Helper()
 	dsn = testdb.DSN(t, kind)
 	db = testdb.OpenDSN(t, kind, dsn)
 	return dsn, db, testdb.Table(t, db)
 }
 
-// relNew makes a store with sqlstore.New on db and table, with background
+// newTestStore makes a store with sqlstore.New on db and table, with background
 // pruning off, closed at cleanup.
-func relNew(t testing.TB, db *sql.DB, table string, opts ...sqlstore.Option) *sqlstore.Store {
+func newTestStore(t testing.TB, db *sql.DB, table string, opts ...sqlstore.Option) *sqlstore.Store {
 	t.Helper()
 	all := append([]sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0)}, opts...)
-	s, err := sqlstore.New(relCtx(t), db, all...)
+	s, err := sqlstore.New(testContext(t), db, all...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -424,24 +424,24 @@ func relNew(t testing.TB, db *sql.DB, table string, opts ...sqlstore.Option) *sq
 	return s
 }
 
-// relOpen makes a store with sqlstore.Open (so SQLite gets WAL and a busy
+// openTestStore makes a store with sqlstore.Open (so SQLite gets WAL and a busy
 // timeout) on a fresh table of kind's database, closed before the table is
 // dropped.
-func relOpen(t testing.TB, kind string, opts ...sqlstore.Option) *sqlstore.Store {
+func openTestStore(t testing.TB, kind string, opts ...sqlstore.Option) *sqlstore.Store {
 	t.Helper()
-	return relOpenDSN(t, kind, "", opts...)
+	return openTestStoreDSN(t, kind, "", opts...)
 }
 
-// relOpenDSN is relOpen with extra DSN parameters for SQLite (such as
+// openTestStoreDSN is openTestStore with extra DSN parameters for SQLite (such as
 // "_pragma=synchronous(NORMAL)").
-func relOpenDSN(t testing.TB, kind, sqliteParams string, opts ...sqlstore.Option) *sqlstore.Store {
+func openTestStoreDSN(t testing.TB, kind, sqliteParams string, opts ...sqlstore.Option) *sqlstore.Store {
 	t.Helper()
-	dsn, _, table := relDB(t, kind)
+	dsn, _, table := openTestDB(t, kind)
 	if kind == "sqlite" && sqliteParams != "" {
 		dsn += "?" + sqliteParams
 	}
 	all := append([]sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0)}, opts...)
-	s, err := sqlstore.Open(relCtx(t), dsn, all...)
+	s, err := sqlstore.Open(testContext(t), dsn, all...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -449,18 +449,18 @@ func relOpenDSN(t testing.TB, kind, sqliteParams string, opts ...sqlstore.Option
 	return s
 }
 
-// relRandID returns a session id of n random hex digits after prefix.
-func relRandID(prefix string, n int) string {
+// randomID returns a session id of n random hex digits after prefix.
+func randomID(prefix string, n int) string {
 	b := make([]byte, (n+1)/2)
 	_, _ = rand.Read(b)
 	return prefix + hex.EncodeToString(b)[:n]
 }
 
-// relDumpTable reads every row and every column of table raw (SELECT *) and
+// dumpTable reads every row and every column of table raw (SELECT *) and
 // returns each value as text: bytes as they are, other values formatted.
-func relDumpTable(t testing.TB, db *sql.DB, table string) [][]string {
+func dumpTable(t testing.TB, db *sql.DB, table string) [][]string {
 	t.Helper()
-	rows, err := db.QueryContext(relCtx(t), "SELECT * FROM "+table)
+	rows, err := db.QueryContext(testContext(t), "SELECT * FROM "+table)
 	if err != nil {
 		t.Fatalf("SELECT * FROM %s: %v", table, err)
 	}
@@ -500,9 +500,9 @@ func relDumpTable(t testing.TB, db *sql.DB, table string) [][]string {
 	return out
 }
 
-// relLeaks returns the forms of id (as is, hex, base64) found in cell,
+// idLeaks returns the forms of id (as is, hex, base64) found in cell,
 // compared case-insensitively, also inside the hex form of the cell.
-func relLeaks(cell, id string) []string {
+func idLeaks(cell, id string) []string {
 	forms := map[string]string{
 		"plain":  id,
 		"hex":    hex.EncodeToString([]byte(id)),
@@ -522,11 +522,11 @@ func relLeaks(cell, id string) []string {
 	return found
 }
 
-// faultQuiet is a logger that drops everything.
-var faultQuiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+// quietLogger is a logger that drops everything.
+var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-// faultWait polls cond every 20ms until it holds or d passes.
-func faultWait(d time.Duration, cond func() bool) bool {
+// pollUntil polls cond every 20ms until it holds or d passes.
+func pollUntil(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for {
 		if cond() {
@@ -539,17 +539,17 @@ func faultWait(d time.Duration, cond func() bool) bool {
 	}
 }
 
-// faultOp is one call of the store's API under a context.
-type faultOp struct {
+// timedOperation is one call of the store's API under a context.
+type timedOperation struct {
 	name string
 	call func(ctx context.Context) error
 }
 
-// faultOps lists every call that takes a context: the store's methods and
+// everyOperation lists every call that takes a context: the store's methods and
 // New itself (over db with opts).
-func faultOps(st *sqlstore.Store, db *sql.DB, opts ...sqlstore.Option) []faultOp {
+func everyOperation(st *sqlstore.Store, db *sql.DB, opts ...sqlstore.Option) []timedOperation {
 	const id = "fault-ctx-id"
-	return []faultOp{
+	return []timedOperation{
 		{"Get", func(ctx context.Context) error { _, _, err := st.Get(ctx, id); return err }},
 		{"Set", func(ctx context.Context) error { return st.Set(ctx, id, []byte("x"), time.Time{}) }},
 		{"Touch", func(ctx context.Context) error { return st.Touch(ctx, id, time.Now().Add(48*time.Hour)) }},
@@ -571,9 +571,9 @@ func faultOps(st *sqlstore.Store, db *sql.DB, opts ...sqlstore.Option) []faultOp
 	}
 }
 
-// faultFillExpired inserts n expired rows straight into the store's table,
+// fillExpired inserts n expired rows straight into the store's table,
 // 500 to a statement.
-func faultFillExpired(t *testing.T, db *sql.DB, st *sqlstore.Store, n int) {
+func fillExpired(t *testing.T, db *sql.DB, st *sqlstore.Store, n int) {
 	t.Helper()
 	var past string
 	switch st.Dialect().Name() {
@@ -605,19 +605,19 @@ func faultFillExpired(t *testing.T, db *sql.DB, st *sqlstore.Store, n int) {
 // SQL is read from testdata/golden (goldenSQL), never built by the dialect
 // under test; TestGolden checks those files against the dialects.
 
-// smNow is the store clock of the mock tests: 2024-03-05 10:20:30.123 once
+// mockNow is the store clock of the mock tests: 2024-03-05 10:20:30.123 once
 // truncated to the millisecond.
-var smNow = time.Date(2024, 3, 5, 10, 20, 30, 123456789, time.UTC)
+var mockNow = time.Date(2024, 3, 5, 10, 20, 30, 123456789, time.UTC)
 
-func smClock() time.Time { return smNow }
+func mockClock() time.Time { return mockNow }
 
 const (
-	smID  = "session-id-1"
-	smKey = "14cfca0a6d955280ebdc3d1f762426a26b39b698cf005ff977319b22d95120b8" // sha256sum of smID
+	mockID  = "session-id-1"
+	mockKey = "14cfca0a6d955280ebdc3d1f762426a26b39b698cf005ff977319b22d95120b8" // sha256sum of mockID
 )
 
-// smDialect is what one dialect must send for the default names.
-type smDialect struct {
+// mockDialect is what one dialect must send for the default names.
+type mockDialect struct {
 	name                string
 	d                   sqlstore.Dialect
 	schemaQ, schema     string // current-schema query and its result
@@ -633,24 +633,24 @@ type smDialect struct {
 	tryLock, unlock     string
 }
 
-// smColumns are the columns of a current table with the default names:
+// mockColumns are the columns of a current table with the default names:
 // those every version had, then those the upgrade adds.
-var smColumns = []string{"token", "data", "expiry", "owner", "created", "updated", "ended"}
+var mockColumns = []string{"token", "data", "expiry", "owner", "created", "updated", "ended"}
 
-// smIndexes are the indexes of a current table with the default names,
+// mockIndexes are the indexes of a current table with the default names,
 // besides its primary key.
-var smIndexes = []string{"sessions_expiry_idx", "sessions_owner_idx"}
+var mockIndexes = []string{"sessions_expiry_idx", "sessions_owner_idx"}
 
-// smEpoch is the Unix epoch, the cutoff every statement that judges
+// mockEpoch is the Unix epoch, the cutoff every statement that judges
 // liveness binds without WithAbsoluteTimeout.
-const smEpoch = "1970-01-01 00:00:00.000"
+const mockEpoch = "1970-01-01 00:00:00.000"
 
-// smDialects returns postgres, mysql and sqlite, in that order, with the
+// mockDialects returns postgres, mysql and sqlite, in that order, with the
 // statements of testdata/golden ("" where the dialect has none: no creation
 // lock on MySQL and SQLite, no sweep lock on SQLite).
-func smDialects(t testing.TB) []smDialect {
+func mockDialects(t testing.TB) []mockDialect {
 	t.Helper()
-	cs := []smDialect{
+	cs := []mockDialect{
 		{name: "postgres", d: sqlstore.Postgres, schema: "public", lockName: "sqlstore_dc54aa1ba1426b6d"},
 		{name: "mysql", d: sqlstore.MySQL, schema: "app", lockName: "sqlstore_7c072cc5b64f4149"},
 		{name: "sqlite", d: sqlstore.SQLite, schema: "main", lockName: "sqlstore_cb1e0367ed7460b5"},
@@ -677,8 +677,8 @@ func smDialects(t testing.TB) []smDialect {
 	return cs
 }
 
-// smUTC parses a UTC time written "2006-01-02 15:04:05.000".
-func smUTC(s string) time.Time {
+// utcTime parses a UTC time written "2006-01-02 15:04:05.000".
+func utcTime(s string) time.Time {
 	t, err := time.Parse("2006-01-02 15:04:05.000", s)
 	if err != nil {
 		panic(err)
@@ -686,44 +686,44 @@ func smUTC(s string) time.Time {
 	return t
 }
 
-// smTime matches a time.Time bind argument at the same instant, in UTC.
-type smTime time.Time
+// matchTime matches a time.Time bind argument at the same instant, in UTC.
+type matchTime time.Time
 
-func (a smTime) Match(v driver.Value) bool {
+func (a matchTime) Match(v driver.Value) bool {
 	t, ok := v.(time.Time)
 	return ok && t.Equal(time.Time(a)) && t.Location() == time.UTC
 }
 
 // at returns how the dialect must bind the UTC time s: PostgreSQL a
 // time.Time in UTC, MySQL the text itself, SQLite Unix milliseconds.
-func (c smDialect) at(s string) driver.Value {
+func (c mockDialect) at(s string) driver.Value {
 	switch c.name {
 	case "postgres":
-		return smTime(smUTC(s))
+		return matchTime(utcTime(s))
 	case "mysql":
 		return s
 	}
-	return smUTC(s).UnixMilli()
+	return utcTime(s).UnixMilli()
 }
 
 // raw returns the expiry value the dialect's driver scans for the UTC time s.
-func (c smDialect) raw(s string) driver.Value {
+func (c mockDialect) raw(s string) driver.Value {
 	switch c.name {
 	case "postgres":
-		return smUTC(s).In(time.FixedZone("CET", 3600)) // lib/pq labels with the session zone
+		return utcTime(s).In(time.FixedZone("CET", 3600)) // lib/pq labels with the session zone
 	case "mysql":
 		return []byte(s + "000") // DATETIME(6) as text, without parseTime
 	}
-	return smUTC(s).UnixMilli()
+	return utcTime(s).UnixMilli()
 }
 
 // cutoff returns how the dialect must bind the cutoff of the absolute
 // timeout without WithAbsoluteTimeout: the Unix epoch.
-func (c smDialect) cutoff() driver.Value { return c.at(smEpoch) }
+func (c mockDialect) cutoff() driver.Value { return c.at(mockEpoch) }
 
 // boolean returns the value the dialect's driver scans for a boolean the
 // query selects: MySQL and SQLite have none and answer 1 or 0.
-func (c smDialect) boolean(b bool) driver.Value {
+func (c mockDialect) boolean(b bool) driver.Value {
 	if c.name == "postgres" {
 		return b
 	}
@@ -734,7 +734,7 @@ func (c smDialect) boolean(b bool) driver.Value {
 }
 
 // locked returns the TryLock result row value.
-func (c smDialect) locked(got bool) driver.Value {
+func (c mockDialect) locked(got bool) driver.Value {
 	if c.name == "mysql" { // GET_LOCK returns 1 or 0
 		if got {
 			return int64(1)
@@ -744,7 +744,7 @@ func (c smDialect) locked(got bool) driver.Value {
 	return got
 }
 
-func smMock(t *testing.T) (*sql.DB, sqlmock.Sqlmock) {
+func mockDB(t *testing.T) (*sql.DB, sqlmock.Sqlmock) {
 	t.Helper()
 	db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherEqual))
 	if err != nil {
@@ -754,20 +754,20 @@ func smMock(t *testing.T) (*sql.DB, sqlmock.Sqlmock) {
 	return db, mock
 }
 
-func smRows(cols ...string) *sqlmock.Rows { return sqlmock.NewRows(cols) }
+func mockRows(cols ...string) *sqlmock.Rows { return sqlmock.NewRows(cols) }
 
 // expectCatalog expects New's catalog queries with the default names: the
 // schema, then the columns (all seven when the table exists, none if not),
 // then, only when the table exists, its indexes (both valid).
-func (c smDialect) expectCatalog(mock sqlmock.Sqlmock, exists bool) {
-	mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("schema").AddRow(c.schema))
-	cols := smRows("column_name")
+func (c mockDialect) expectCatalog(mock sqlmock.Sqlmock, exists bool) {
+	mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("schema").AddRow(c.schema))
+	cols := mockRows("column_name")
 	if !exists {
 		mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols)
 		return
 	}
-	for i := range smColumns { // in no particular order
-		cols.AddRow(smColumns[(i+2)%len(smColumns)])
+	for i := range mockColumns { // in no particular order
+		cols.AddRow(mockColumns[(i+2)%len(mockColumns)])
 	}
 	mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols)
 	c.expectIndexes(mock)
@@ -775,9 +775,9 @@ func (c smDialect) expectCatalog(mock sqlmock.Sqlmock, exists bool) {
 
 // expectIndexes expects the query of the table's indexes, answering that
 // both exist and are valid.
-func (c smDialect) expectIndexes(mock sqlmock.Sqlmock) *sqlmock.ExpectedQuery {
-	rows := smRows("name", "valid")
-	for _, ix := range smIndexes {
+func (c mockDialect) expectIndexes(mock sqlmock.Sqlmock) *sqlmock.ExpectedQuery {
+	rows := mockRows("name", "valid")
+	for _, ix := range mockIndexes {
 		rows.AddRow(ix, c.boolean(true))
 	}
 	return mock.ExpectQuery(c.indexes).WithArgs(c.schema, "sessions").WillReturnRows(rows)
@@ -785,7 +785,7 @@ func (c smDialect) expectIndexes(mock sqlmock.Sqlmock) *sqlmock.ExpectedQuery {
 
 // expectNew expects New with the default names: the catalog queries, the
 // creation transaction when the table is missing, the four prepares.
-func (c smDialect) expectNew(mock sqlmock.Sqlmock, exists, hashed bool) []*sqlmock.ExpectedPrepare {
+func (c mockDialect) expectNew(mock sqlmock.Sqlmock, exists, hashed bool) []*sqlmock.ExpectedPrepare {
 	c.expectCatalog(mock, exists)
 	if !exists {
 		mock.ExpectBegin()
@@ -812,9 +812,9 @@ func (c smDialect) expectNew(mock sqlmock.Sqlmock, exists, hashed bool) []*sqlmo
 // not check that the statement is closed: sqlmock records that without a
 // lock, a data race when the sweep runs in the background; TestMockOperations
 // checks it.)
-func (c smDialect) expectPrune(mock sqlmock.Sqlmock, batch int, results ...int64) *sqlmock.ExpectedPrepare {
+func (c mockDialect) expectPrune(mock sqlmock.Sqlmock, batch int, results ...int64) *sqlmock.ExpectedPrepare {
 	if c.tryLock != "" {
-		mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+		mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(mockRows("ok").AddRow(c.locked(true)))
 	}
 	prep := mock.ExpectPrepare(c.prune)
 	for _, n := range results {
@@ -826,10 +826,10 @@ func (c smDialect) expectPrune(mock sqlmock.Sqlmock, batch int, results ...int64
 	return prep
 }
 
-func smNew(t *testing.T, c smDialect, db *sql.DB, opts ...sqlstore.Option) *sqlstore.Store {
+func newMockStore(t *testing.T, c mockDialect, db *sql.DB, opts ...sqlstore.Option) *sqlstore.Store {
 	t.Helper()
 	s, err := sqlstore.New(context.Background(), db, append([]sqlstore.Option{
-		sqlstore.WithDialect(c.d), sqlstore.WithClock(smClock), sqlstore.WithPruneInterval(0),
+		sqlstore.WithDialect(c.d), sqlstore.WithClock(mockClock), sqlstore.WithPruneInterval(0),
 	}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -838,20 +838,20 @@ func smNew(t *testing.T, c smDialect, db *sql.DB, opts ...sqlstore.Option) *sqls
 	return s
 }
 
-func smMet(t *testing.T, mock sqlmock.Sqlmock) {
+func mockMet(t *testing.T, mock sqlmock.Sqlmock) {
 	t.Helper()
 	if err := mock.ExpectationsWereMet(); err != nil {
 		t.Error(err)
 	}
 }
 
-// smAllCalls calls every method of s and returns the errors by name.
-func smAllCalls(ctx context.Context, s *sqlstore.Store) map[string]error {
+// callEveryOperation calls every method of s and returns the errors by name.
+func callEveryOperation(ctx context.Context, s *sqlstore.Store) map[string]error {
 	errs := map[string]error{}
-	_, _, errs["Get"] = s.Get(ctx, smID)
-	errs["Set"] = s.Set(ctx, smID, []byte("x"), smNow.Add(time.Hour))
-	errs["Touch"] = s.Touch(ctx, smID, smNow.Add(time.Hour))
-	errs["Delete"] = s.Delete(ctx, smID)
+	_, _, errs["Get"] = s.Get(ctx, mockID)
+	errs["Set"] = s.Set(ctx, mockID, []byte("x"), mockNow.Add(time.Hour))
+	errs["Touch"] = s.Touch(ctx, mockID, mockNow.Add(time.Hour))
+	errs["Delete"] = s.Delete(ctx, mockID)
 	_, errs["Count"] = s.Count(ctx)
 	errs["Clear"] = s.Clear(ctx)
 	errs["Range"] = s.Range(ctx, func(string, []byte, time.Time) bool { return true })
@@ -862,19 +862,19 @@ func smAllCalls(ctx context.Context, s *sqlstore.Store) map[string]error {
 	return errs
 }
 
-// smNoQuery reports an error that says a query reached the mock.
-func smNoQuery(t *testing.T, op string, err error) {
+// wantNoQuery reports an error that says a query reached the mock.
+func wantNoQuery(t *testing.T, op string, err error) {
 	t.Helper()
 	if err != nil && strings.Contains(err.Error(), "expect") {
 		t.Errorf("%s ran a query: %v", op, err)
 	}
 }
 
-// smStateErr is an error like lib/pq's and pgx's: it has SQLState().
-type smStateErr struct{ code string }
+// sqlStateError is an error like lib/pq's and pgx's: it has SQLState().
+type sqlStateError struct{ code string }
 
-func (e *smStateErr) Error() string {
+func (e *sqlStateError) Error() string {
 	return "ERROR: could not serialize access (SQLSTATE " + e.code + ")"
 }
 
-func (e *smStateErr) SQLState() string { return e.code }
+func (e *sqlStateError) SQLState() string { return e.code }

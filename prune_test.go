@@ -1,12 +1,10 @@
 package sqlstore_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,55 +13,37 @@ import (
 )
 
 func TestMockPruneWaitsForLock(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		if c.tryLock == "" {
 			continue // SQLite has no advisory lock
 		}
 		t.Run(c.name, func(t *testing.T) {
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			c.expectNew(mock, true, true)
-			s := smNew(t, c, db)
+			s := newMockStore(t, c, db)
 			// Another process sweeps: the lock is taken twice, then free.
-			mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(false)))
-			mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(nil))
+			mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(mockRows("ok").AddRow(c.locked(false)))
+			mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(mockRows("ok").AddRow(nil))
 			c.expectPrune(mock, 1000, 3)
 			if n, err := s.Prune(context.Background()); err != nil || n != 3 {
 				t.Errorf("Prune = %d, %v; want 3 once the lock is free", n, err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 
 			// A cancelled wait for the lock ends with the context's error.
-			mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(false)))
+			mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(mockRows("ok").AddRow(c.locked(false)))
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
 			if _, err := s.Prune(ctx); !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("Prune waiting for a held lock past its deadline = %v", err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 	}
 }
 
-// smLog is a concurrency-safe buffer for a slog handler.
-type smLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *smLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *smLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// smWait polls cond until it holds or 20 seconds pass.
-func smWait(t *testing.T, what string, cond func() bool) {
+// waitFor polls cond until it holds or 20 seconds pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -75,29 +55,29 @@ func smWait(t *testing.T, what string, cond func() bool) {
 }
 
 func TestMockBackgroundPruner(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			leaks := goleak.IgnoreCurrent()
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			c.expectNew(mock, true, true)
 			// Every expectation is set before New starts the pruner.
 			boom := errors.New("boom: server closed the connection")
 			if c.tryLock != "" {
 				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnError(boom)
 				// Another process holds the lock: the sweep is skipped quietly.
-				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(false)))
+				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(mockRows("ok").AddRow(c.locked(false)))
 			} else {
 				mock.ExpectPrepare(c.prune).WillReturnError(boom)
 			}
 			c.expectPrune(mock, 1000, 3)
-			logs := &smLog{}
+			logs := &logBuffer{}
 			logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			s, err := sqlstore.New(context.Background(), db, sqlstore.WithDialect(c.d), sqlstore.WithClock(smClock),
+			s, err := sqlstore.New(context.Background(), db, sqlstore.WithDialect(c.d), sqlstore.WithClock(mockClock),
 				sqlstore.WithPruneInterval(20*time.Millisecond), sqlstore.WithLogger(logger))
 			if err != nil {
 				t.Fatal(err)
 			}
-			smWait(t, "the sweeps", func() bool {
+			waitFor(t, "the sweeps", func() bool {
 				return mock.ExpectationsWereMet() == nil && strings.Contains(logs.String(), "deleted=3")
 			})
 			if err := s.Close(); err != nil {
@@ -132,24 +112,24 @@ func TestMockBackgroundPruner(t *testing.T) {
 }
 
 func TestMockCloseCancelsSweep(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			leaks := goleak.IgnoreCurrent()
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			c.expectNew(mock, true, true)
 			// The sweep hangs in its first statement.
 			if c.tryLock != "" {
-				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillDelayFor(time.Hour).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillDelayFor(time.Hour).WillReturnRows(mockRows("ok").AddRow(c.locked(true)))
 			} else {
 				mock.ExpectPrepare(c.prune).WillDelayFor(time.Hour)
 			}
-			logs := &smLog{}
-			s, err := sqlstore.New(context.Background(), db, sqlstore.WithDialect(c.d), sqlstore.WithClock(smClock),
+			logs := &logBuffer{}
+			s, err := sqlstore.New(context.Background(), db, sqlstore.WithDialect(c.d), sqlstore.WithClock(mockClock),
 				sqlstore.WithPruneInterval(10*time.Millisecond), sqlstore.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 			if err != nil {
 				t.Fatal(err)
 			}
-			smWait(t, "the sweep to start", func() bool { return mock.ExpectationsWereMet() == nil })
+			waitFor(t, "the sweep to start", func() bool { return mock.ExpectationsWereMet() == nil })
 			closed := make(chan error, 1)
 			go func() { closed <- s.Close() }()
 			select {
@@ -171,12 +151,12 @@ func TestMockCloseCancelsSweep(t *testing.T) {
 		})
 	}
 	t.Run("Prune", func(t *testing.T) {
-		c := smDialects(t)[2]
-		db, mock := smMock(t)
+		c := mockDialects(t)[2]
+		db, mock := mockDB(t)
 		c.expectNew(mock, true, true)
-		// Not smNew: its cleanup would call Close again, and block with
+		// Not newMockStore: its cleanup would call Close again, and block with
 		// the first Close if that hangs.
-		s, err := sqlstore.New(context.Background(), db, sqlstore.WithDialect(c.d), sqlstore.WithClock(smClock), sqlstore.WithPruneInterval(0))
+		s, err := sqlstore.New(context.Background(), db, sqlstore.WithDialect(c.d), sqlstore.WithClock(mockClock), sqlstore.WithPruneInterval(0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +166,7 @@ func TestMockCloseCancelsSweep(t *testing.T) {
 			_, err := s.Prune(context.Background())
 			pruned <- err
 		}()
-		smWait(t, "Prune to start", func() bool { return mock.ExpectationsWereMet() == nil })
+		waitFor(t, "Prune to start", func() bool { return mock.ExpectationsWereMet() == nil })
 		closed := make(chan error, 1)
 		go func() { closed <- s.Close() }()
 		select {

@@ -25,7 +25,7 @@ type gateQuerier struct {
 }
 
 func (g *gateQuerier) QueryRow(context.Context, string, ...any) sqlstore.Row {
-	return fqRow{err: errors.New("gate: no reads")}
+	return querierRow{err: errors.New("gate: no reads")}
 }
 
 func (g *gateQuerier) Exec(ctx context.Context, _ string, _ ...any) error {
@@ -53,18 +53,18 @@ func TestWriteSlots(t *testing.T) {
 	const writers = 8
 	for _, tc := range []struct {
 		name string
-		c    smDialect
+		c    mockDialect
 		opts []sqlstore.Option
 		want int64
 	}{
-		{"sqlite/default", smDialects(t)[2], nil, 1},
-		{"sqlite/2", smDialects(t)[2], []sqlstore.Option{sqlstore.WithWriteSlots(2)}, 2},
-		{"sqlite/off", smDialects(t)[2], []sqlstore.Option{sqlstore.WithWriteSlots(0)}, writers},
-		{"postgres/ignored", smDialects(t)[0], []sqlstore.Option{sqlstore.WithWriteSlots(1)}, writers},
+		{"sqlite/default", mockDialects(t)[2], nil, 1},
+		{"sqlite/2", mockDialects(t)[2], []sqlstore.Option{sqlstore.WithWriteSlots(2)}, 2},
+		{"sqlite/off", mockDialects(t)[2], []sqlstore.Option{sqlstore.WithWriteSlots(0)}, writers},
+		{"postgres/ignored", mockDialects(t)[0], []sqlstore.Option{sqlstore.WithWriteSlots(1)}, writers},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := &gateQuerier{release: make(chan struct{})}
-			s, _ := qrNew(t, tc.c, g, tc.opts...)
+			s, _ := newQuerierStore(t, tc.c, g, tc.opts...)
 			ctx := context.Background()
 			errs := make(chan error, writers)
 			for i := range writers {
@@ -111,12 +111,12 @@ func TestRaceSQLiteLocked(t *testing.T) {
 		workers  = 32
 		duration = 10 * time.Second
 	)
-	s := relOpen(t, "sqlite", sqlstore.WithTouchThreshold(0))
+	s := openTestStore(t, "sqlite", sqlstore.WithTouchThreshold(0))
 	var (
 		ops, locked, other atomic.Int64
 		wg                 sync.WaitGroup
 	)
-	ctx := relCtx(t)
+	ctx := testContext(t)
 	stop := time.Now().Add(duration)
 	for w := range workers {
 		wg.Add(1)
@@ -128,7 +128,7 @@ func TestRaceSQLiteLocked(t *testing.T) {
 				var err error
 				switch r.IntN(4) {
 				case 0, 1:
-					err = s.Set(ctx, id, relValue(w, seq%10000, 0), time.Now().Add(time.Hour))
+					err = s.Set(ctx, id, taggedValue(w, seq%10000, 0), time.Now().Add(time.Hour))
 				case 2:
 					err = s.Touch(ctx, id, time.Now().Add(time.Duration(2+r.IntN(100))*time.Hour))
 				default:
@@ -158,9 +158,9 @@ func TestRaceSQLiteLocked(t *testing.T) {
 }
 
 func TestMockRetries(t *testing.T) {
-	c := smDialects(t)[1] // MySQL: the Galera case
+	c := mockDialects(t)[1] // MySQL: the Galera case
 	ctx := context.Background()
-	exp := smNow.Add(time.Hour)
+	exp := mockNow.Add(time.Hour)
 	now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
 	expAt := c.at("2024-03-05 11:20:30.123")
 	type op struct {
@@ -170,14 +170,14 @@ func TestMockRetries(t *testing.T) {
 	}
 	ops := []op{
 		{"Set", func(m sqlmock.Sqlmock) *sqlmock.ExpectedExec {
-			return m.ExpectExec(c.set).WithArgs(smKey, []byte("x"), expAt, nil, now, now, false)
-		}, func(s *sqlstore.Store) error { return s.Set(ctx, smID, []byte("x"), exp) }},
+			return m.ExpectExec(c.set).WithArgs(mockKey, []byte("x"), expAt, nil, now, now, false)
+		}, func(s *sqlstore.Store) error { return s.Set(ctx, mockID, []byte("x"), exp) }},
 		{"Touch", func(m sqlmock.Sqlmock) *sqlmock.ExpectedExec {
-			return m.ExpectExec(c.touch).WithArgs(expAt, now, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut)
-		}, func(s *sqlstore.Store) error { return s.Touch(ctx, smID, exp) }},
+			return m.ExpectExec(c.touch).WithArgs(expAt, now, mockKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut)
+		}, func(s *sqlstore.Store) error { return s.Touch(ctx, mockID, exp) }},
 		{"Delete", func(m sqlmock.Sqlmock) *sqlmock.ExpectedExec {
-			return m.ExpectExec(c.del).WithArgs(smKey)
-		}, func(s *sqlstore.Store) error { return s.Delete(ctx, smID) }},
+			return m.ExpectExec(c.del).WithArgs(mockKey)
+		}, func(s *sqlstore.Store) error { return s.Delete(ctx, mockID) }},
 		{"Clear", func(m sqlmock.Sqlmock) *sqlmock.ExpectedExec {
 			return m.ExpectExec(c.clear).WithoutArgs()
 		}, func(s *sqlstore.Store) error { return s.Clear(ctx) }},
@@ -187,11 +187,11 @@ func TestMockRetries(t *testing.T) {
 		err       error
 		transient bool
 	}{
-		{"sqlstate-40001", &smStateErr{"40001"}, true},
-		{"sqlstate-40P01", &smStateErr{"40P01"}, true},
+		{"sqlstate-40001", &sqlStateError{"40001"}, true},
+		{"sqlstate-40P01", &sqlStateError{"40P01"}, true},
 		{"mysql-1213", &mysql.MySQLError{Number: 1213, Message: "Deadlock found when trying to get lock; try restarting transaction"}, true},
 		{"wrapped-1213", fmt.Errorf("driver: %w", &mysql.MySQLError{Number: 1213, Message: "Deadlock"}), true},
-		{"sqlstate-23505", &smStateErr{"23505"}, false},
+		{"sqlstate-23505", &sqlStateError{"23505"}, false},
 		{"mysql-1062", &mysql.MySQLError{Number: 1062, Message: "Duplicate entry"}, false},
 		{"mysql-1205", &mysql.MySQLError{Number: 1205, Message: "Lock wait timeout exceeded"}, false},
 		{"plain", errors.New("deadlock"), false},
@@ -199,9 +199,9 @@ func TestMockRetries(t *testing.T) {
 		for _, o := range ops {
 			t.Run(tc.name+"/"+o.name, func(t *testing.T) {
 				const maxRetries = 3
-				db, mock := smMock(t)
+				db, mock := mockDB(t)
 				c.expectNew(mock, true, true)
-				s := smNew(t, c, db, sqlstore.WithMaxRetries(maxRetries))
+				s := newMockStore(t, c, db, sqlstore.WithMaxRetries(maxRetries))
 				if !tc.transient {
 					// One attempt only: a retry would meet the mock's own
 					// "not expected" error instead of tc.err.
@@ -209,7 +209,7 @@ func TestMockRetries(t *testing.T) {
 					if err := o.call(s); !errors.Is(err, tc.err) {
 						t.Errorf("%s = %v; want %v, not retried", o.name, err, tc.err)
 					}
-					smMet(t, mock)
+					mockMet(t, mock)
 					return
 				}
 				// Fails maxRetries times, then succeeds on the last attempt.
@@ -220,7 +220,7 @@ func TestMockRetries(t *testing.T) {
 				if err := o.call(s); err != nil {
 					t.Errorf("%s after %d transient failures = %v; want nil", o.name, maxRetries, err)
 				}
-				smMet(t, mock)
+				mockMet(t, mock)
 				// Fails maxRetries+1 times: the error comes back, wrapped.
 				for i := 0; i <= maxRetries; i++ {
 					o.expect(mock).WillReturnError(tc.err)
@@ -228,44 +228,44 @@ func TestMockRetries(t *testing.T) {
 				if err := o.call(s); !errors.Is(err, tc.err) || !strings.HasPrefix(err.Error(), "sqlstore: ") {
 					t.Errorf("%s after %d transient failures = %v; want the wrapped error", o.name, maxRetries+1, err)
 				}
-				smMet(t, mock)
+				mockMet(t, mock)
 			})
 		}
 	}
 	t.Run("zero-retries", func(t *testing.T) {
-		db, mock := smMock(t)
+		db, mock := mockDB(t)
 		c.expectNew(mock, true, true)
-		s := smNew(t, c, db, sqlstore.WithMaxRetries(0))
+		s := newMockStore(t, c, db, sqlstore.WithMaxRetries(0))
 		e := &mysql.MySQLError{Number: 1213, Message: "Deadlock"}
 		ops[0].expect(mock).WillReturnError(e)
 		if err := ops[0].call(s); !errors.Is(err, e) {
 			t.Errorf("Set with WithMaxRetries(0) = %v; want %v at once", err, e)
 		}
-		smMet(t, mock)
+		mockMet(t, mock)
 	})
 	t.Run("prune-batch", func(t *testing.T) {
-		db, mock := smMock(t)
+		db, mock := mockDB(t)
 		c.expectNew(mock, true, true)
-		s := smNew(t, c, db, sqlstore.WithPruneBatchSize(10))
-		mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(int64(1)))
+		s := newMockStore(t, c, db, sqlstore.WithPruneBatchSize(10))
+		mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(mockRows("ok").AddRow(int64(1)))
 		mock.ExpectPrepare(c.prune)
-		mock.ExpectExec(c.prune).WithArgs(now, 10).WillReturnError(&smStateErr{"40001"})
+		mock.ExpectExec(c.prune).WithArgs(now, 10).WillReturnError(&sqlStateError{"40001"})
 		mock.ExpectExec(c.prune).WithArgs(now, 10).WillReturnResult(sqlmock.NewResult(0, 4))
 		mock.ExpectExec(c.unlock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 1))
 		if n, err := s.Prune(ctx); err != nil || n != 4 {
 			t.Errorf("Prune with a retried batch = %d, %v; want 4", n, err)
 		}
-		smMet(t, mock)
+		mockMet(t, mock)
 	})
 	t.Run("not-for-reads", func(t *testing.T) {
-		db, mock := smMock(t)
+		db, mock := mockDB(t)
 		c.expectNew(mock, true, true)
-		s := smNew(t, c, db)
-		e := &smStateErr{"40001"}
-		mock.ExpectQuery(c.get).WithArgs(smKey, now, cut).WillReturnError(e)
-		if _, _, err := s.Get(ctx, smID); !errors.Is(err, e) {
+		s := newMockStore(t, c, db)
+		e := &sqlStateError{"40001"}
+		mock.ExpectQuery(c.get).WithArgs(mockKey, now, cut).WillReturnError(e)
+		if _, _, err := s.Get(ctx, mockID); !errors.Is(err, e) {
 			t.Errorf("Get = %v; want %v", err, e)
 		}
-		smMet(t, mock)
+		mockMet(t, mock)
 	})
 }

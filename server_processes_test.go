@@ -22,17 +22,17 @@ import (
 // Child mode: TestRaceProcesses re-runs the test binary with these variables
 // set; the child opens a store, which creates the table, then exits.
 const (
-	relChildEnv    = "SQLSTORE_TEST_RACE_CHILD" // the child's DSN
-	relChildTable  = "SQLSTORE_TEST_RACE_TABLE"
-	relChildSchema = "SQLSTORE_TEST_RACE_SCHEMA"
+	childDSNEnv    = "SQLSTORE_TEST_RACE_CHILD" // the child's DSN
+	childTableEnv  = "SQLSTORE_TEST_RACE_TABLE"
+	childSchemaEnv = "SQLSTORE_TEST_RACE_SCHEMA"
 )
 
-// relRaceChild is the child process: it says READY, waits for the parent's
+// runChildNew is the child process: it says READY, waits for the parent's
 // go on stdin, so all children start at once, then opens the store with
 // table creation on, writes, reads and closes it.
-func relRaceChild(t *testing.T, dsn string) {
-	opts := []sqlstore.Option{sqlstore.WithTable(os.Getenv(relChildTable)), sqlstore.WithPruneInterval(0), sqlstore.WithCreateTable(true)}
-	if sc := os.Getenv(relChildSchema); sc != "" {
+func runChildNew(t *testing.T, dsn string) {
+	opts := []sqlstore.Option{sqlstore.WithTable(os.Getenv(childTableEnv)), sqlstore.WithPruneInterval(0), sqlstore.WithCreateTable(true)}
+	if sc := os.Getenv(childSchemaEnv); sc != "" {
 		opts = append(opts, sqlstore.WithSchema(sc))
 	}
 	fmt.Println("READY")
@@ -61,15 +61,15 @@ func relRaceChild(t *testing.T, dsn string) {
 // with table creation on: all succeed, and the catalog then holds exactly one
 // table, one expiry index and one owner index.
 func TestRaceProcesses(t *testing.T) {
-	if dsn := os.Getenv(relChildEnv); dsn != "" {
-		relRaceChild(t, dsn)
+	if dsn := os.Getenv(childDSNEnv); dsn != "" {
+		runChildNew(t, dsn)
 		return
 	}
 	const procs = 16
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
-			base, db, _ := relDB(t, kind)
-			ctx := relCtx(t)
+			base, db, _ := openTestDB(t, kind)
+			ctx := testContext(t)
 			table := testdb.Name("proc")
 			dsn, schema := base, ""
 			var tables, indexes func() []string
@@ -131,7 +131,7 @@ func TestRaceProcesses(t *testing.T) {
 			children := make([]*child, procs)
 			for i := range children {
 				cmd := exec.Command(os.Args[0], "-test.run=^TestRaceProcesses$", "-test.count=1", "-test.timeout=2m")
-				cmd.Env = append(os.Environ(), relChildEnv+"="+dsn, relChildTable+"="+table, relChildSchema+"="+schema)
+				cmd.Env = append(os.Environ(), childDSNEnv+"="+dsn, childTableEnv+"="+table, childSchemaEnv+"="+schema)
 				stdin, err := cmd.StdinPipe()
 				if err != nil {
 					t.Fatal(err)

@@ -78,18 +78,18 @@ func TestNilContext(t *testing.T) {
 // (TiDB's 6 MiB entry limit, below the store's default limit) is
 // ErrDataTooLarge, as the store's own limit is.
 func TestSetTooLargeForDatabase(t *testing.T) {
-	c := smDialects(t)[1] // MySQL, as TiDB speaks it
-	db, mock := smMock(t)
+	c := mockDialects(t)[1] // MySQL, as TiDB speaks it
+	db, mock := mockDB(t)
 	c.expectNew(mock, true, true)
-	s := smNew(t, c, db)
+	s := newMockStore(t, c, db)
 	refused := &mysql.MySQLError{Number: 8025, Message: "entry too large, the max entry size is 6291456, the size of data is 8388708"}
 	now := c.at("2024-03-05 10:20:30.123")
-	mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), c.at("2024-03-05 11:20:30.123"), nil, now, now, false).WillReturnError(refused)
-	err := s.Set(context.Background(), smID, []byte("x"), smNow.Add(time.Hour))
+	mock.ExpectExec(c.set).WithArgs(mockKey, []byte("x"), c.at("2024-03-05 11:20:30.123"), nil, now, now, false).WillReturnError(refused)
+	err := s.Set(context.Background(), mockID, []byte("x"), mockNow.Add(time.Hour))
 	if !errors.Is(err, sqlstore.ErrDataTooLarge) || !errors.Is(err, refused) {
 		t.Errorf("Set = %v, want ErrDataTooLarge wrapping the server's error", err)
 	}
-	smMet(t, mock)
+	mockMet(t, mock)
 }
 
 // TestLeakClose opens a store with Open (which owns its pool), runs every
@@ -110,16 +110,16 @@ func TestLeakClose(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			faultFillExpired(t, admin, setup, 2000)
+			fillExpired(t, admin, setup, 2000)
 			setup.Close()
 			snapshot := goleak.IgnoreCurrent()
 
 			st, err := sqlstore.Open(ctx, dsnURL, sqlstore.WithTable(table), sqlstore.WithPruneInterval(20*time.Millisecond),
-				sqlstore.WithPruneBatchSize(5), sqlstore.WithLogger(faultQuiet))
+				sqlstore.WithPruneBatchSize(5), sqlstore.WithLogger(quietLogger))
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, op := range faultOps(st, st.DB(), sqlstore.WithTable(table), sqlstore.WithPruneInterval(time.Millisecond)) {
+			for _, op := range everyOperation(st, st.DB(), sqlstore.WithTable(table), sqlstore.WithPruneInterval(time.Millisecond)) {
 				if op.name == "Clear" || op.name == "Prune" {
 					continue // leave the expired rows to the background sweep
 				}
@@ -133,7 +133,7 @@ func TestLeakClose(t *testing.T) {
 				}
 			}
 			// Close during a background sweep.
-			if !faultWait(30*time.Second, func() bool { return countRows(t, admin, setup.Table().Qualified()) < 2000 }) {
+			if !pollUntil(30*time.Second, func() bool { return countRows(t, admin, setup.Table().Qualified()) < 2000 }) {
 				t.Error("the background sweep did not start")
 			}
 			if err := st.Close(); err != nil {
@@ -247,13 +247,13 @@ func TestRaceMixedOps(t *testing.T) {
 			t.Parallel()
 			// On SQLite, synchronous=NORMAL (safe in WAL mode) keeps the test
 			// from timing fsync instead of races; writers still contend.
-			s := relOpenDSN(t, kind, "_pragma=synchronous(NORMAL)", sqlstore.WithTouchThreshold(0))
+			s := openTestStoreDSN(t, kind, "_pragma=synchronous(NORMAL)", sqlstore.WithTouchThreshold(0))
 			// 64 goroutines share 32 connections, as a bounded pool of an
 			// application would, which also spares the shared servers.
 			s.DB().SetMaxOpenConns(32)
 			ids := make([]string, nids)
 			for i := range ids {
-				ids[i] = relRandID(fmt.Sprintf("race-%02d-", i), 20)
+				ids[i] = randomID(fmt.Sprintf("race-%02d-", i), 20)
 			}
 			type read struct {
 				i     int
@@ -268,7 +268,7 @@ func TestRaceMixedOps(t *testing.T) {
 				written = make([]map[int]int, workers) // writer -> seq -> id index
 			)
 			start := time.Now()
-			ctx := relCtx(t)
+			ctx := testContext(t)
 			for w := range workers {
 				written[w] = map[int]int{}
 				wg.Add(1)
@@ -283,7 +283,7 @@ func TestRaceMixedOps(t *testing.T) {
 						switch p := r.IntN(100); {
 						case p < 35:
 							written[w][seq] = i
-							err = s.Set(ctx, id, relValue(w, seq, i), time.Now().Add(time.Hour+time.Duration(r.IntN(3600))*time.Second))
+							err = s.Set(ctx, id, taggedValue(w, seq, i), time.Now().Add(time.Hour+time.Duration(r.IntN(3600))*time.Second))
 							counts[0].Add(1)
 						case p < 70:
 							var v []byte
@@ -316,12 +316,12 @@ func TestRaceMixedOps(t *testing.T) {
 				t.Fatalf("%d of %d calls failed", n, workers*ops)
 			}
 			check := func(where string, i int, v []byte) {
-				w, seq, vi, ok := relParseValue(v)
+				w, seq, vi, ok := parseTaggedValue(v)
 				if !ok || w >= workers || vi != i {
-					t.Fatalf("%s of id %d returned %q, which no Set wrote", where, i, relTrim(v))
+					t.Fatalf("%s of id %d returned %q, which no Set wrote", where, i, shortString(v))
 				}
-				if wi, wrote := written[w][seq]; !wrote || wi != i || !bytes.Equal(v, relValue(w, seq, i)) {
-					t.Fatalf("%s of id %d returned %q, which no Set wrote", where, i, relTrim(v))
+				if wi, wrote := written[w][seq]; !wrote || wi != i || !bytes.Equal(v, taggedValue(w, seq, i)) {
+					t.Fatalf("%s of id %d returned %q, which no Set wrote", where, i, shortString(v))
 				}
 			}
 			for _, rs := range reads {
@@ -330,7 +330,7 @@ func TestRaceMixedOps(t *testing.T) {
 				}
 			}
 			for i, id := range ids {
-				v, found, err := s.Get(relCtx(t), id)
+				v, found, err := s.Get(testContext(t), id)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -358,9 +358,9 @@ func TestRaceTouchNeverRevives(t *testing.T) {
 			t.Parallel()
 			base := time.Date(2032, 2, 29, 23, 59, 59, 999_000_000, time.UTC)
 			clock := testdb.NewClock(base)
-			s := relOpen(t, kind, sqlstore.WithTouchThreshold(0), sqlstore.WithClock(clock.Now))
+			s := openTestStore(t, kind, sqlstore.WithTouchThreshold(0), sqlstore.WithClock(clock.Now))
 			s.DB().SetMaxOpenConns(16)
-			ctx := relCtx(t)
+			ctx := testContext(t)
 			var touched atomic.Int64
 			storm := func(id string, from int) {
 				var wg sync.WaitGroup
@@ -520,14 +520,14 @@ func TestSecurityHashedIDsAtRest(t *testing.T) {
 			t.Parallel()
 			for _, hashed := range []bool{true, false} {
 				t.Run(fmt.Sprintf("hashed=%v", hashed), func(t *testing.T) {
-					_, db, table := relDB(t, kind)
-					s := relNew(t, db, table, sqlstore.WithHashedIDs(hashed))
+					_, db, table := openTestDB(t, kind)
+					s := newTestStore(t, db, table, sqlstore.WithHashedIDs(hashed))
 					// Ids long enough that a chance match is impossible; data
 					// that never holds the id.
-					ids := []string{relRandID("sess-", 43), relRandID("", 64), relRandID("x~!@#$%^&*()_+{}|:<>?", 32)}
+					ids := []string{randomID("sess-", 43), randomID("", 64), randomID("x~!@#$%^&*()_+{}|:<>?", 32)}
 					want := map[string]bool{}
 					for i, id := range ids {
-						if err := s.Set(relCtx(t), id, fmt.Appendf(nil, "user=%d;role=admin", i), time.Now().Add(time.Hour)); err != nil {
+						if err := s.Set(testContext(t), id, fmt.Appendf(nil, "user=%d;role=admin", i), time.Now().Add(time.Hour)); err != nil {
 							t.Fatalf("Set: %v", err)
 						}
 						key := id
@@ -540,7 +540,7 @@ func TestSecurityHashedIDsAtRest(t *testing.T) {
 						}
 						want[key] = true
 					}
-					dump := relDumpTable(t, db, table)
+					dump := dumpTable(t, db, table)
 					if len(dump) != len(ids) {
 						t.Fatalf("table has %d rows, want %d", len(dump), len(ids))
 					}
@@ -550,7 +550,7 @@ func TestSecurityHashedIDsAtRest(t *testing.T) {
 						for r, row := range dump {
 							for c, cell := range row {
 								cells++
-								if forms := relLeaks(cell, id); len(forms) > 0 {
+								if forms := idLeaks(cell, id); len(forms) > 0 {
 									leaked++
 									if hashed {
 										t.Errorf("row %d column %d holds the id %q (%v): %q", r, c, id, forms, cell)
@@ -563,7 +563,7 @@ func TestSecurityHashedIDsAtRest(t *testing.T) {
 						}
 					}
 					got := map[string]bool{}
-					err := s.Range(relCtx(t), func(id string, _ []byte, _ time.Time) bool {
+					err := s.Range(testContext(t), func(id string, _ []byte, _ time.Time) bool {
 						got[id] = true
 						return true
 					})
@@ -576,7 +576,7 @@ func TestSecurityHashedIDsAtRest(t *testing.T) {
 					// A stored key is not a usable session id.
 					if hashed {
 						for key := range want {
-							if _, found, err := s.Get(relCtx(t), key); err != nil || found {
+							if _, found, err := s.Get(testContext(t), key); err != nil || found {
 								t.Fatalf("Get(stored key) = found %v, %v; want not found", found, err)
 							}
 						}
@@ -595,10 +595,10 @@ func TestSecurityDataSize(t *testing.T) {
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			dsn, db, table := relDB(t, kind)
+			dsn, db, table := openTestDB(t, kind)
 			if kind == "mysql" {
 				var session, global int64
-				if err := db.QueryRowContext(relCtx(t), "SELECT @@session.max_allowed_packet, @@global.max_allowed_packet").Scan(&session, &global); err != nil {
+				if err := db.QueryRowContext(testContext(t), "SELECT @@session.max_allowed_packet, @@global.max_allowed_packet").Scan(&session, &global); err != nil {
 					t.Fatal(err)
 				}
 				t.Logf("mysql max_allowed_packet: session %d, global %d (%d MiB)", session, global, global>>20)
@@ -612,38 +612,38 @@ func TestSecurityDataSize(t *testing.T) {
 					if limit != sqlstore.DefaultMaxDataSize {
 						opts = append(opts, sqlstore.WithMaxDataSize(limit))
 					}
-					s := relNew(t, db, table, opts...)
-					if err := s.Clear(relCtx(t)); err != nil {
+					s := newTestStore(t, db, table, opts...)
+					if err := s.Clear(testContext(t)); err != nil {
 						t.Fatal(err)
 					}
 					exp := time.Now().Add(time.Hour)
 					data := make([]byte, limit)
 					_, _ = rand.Read(data)
-					if err := s.Set(relCtx(t), "at-limit", data, exp); err != nil {
+					if err := s.Set(testContext(t), "at-limit", data, exp); err != nil {
 						t.Fatalf("Set of %d bytes (the limit): %v", limit, err)
 					}
-					got, found, err := s.Get(relCtx(t), "at-limit")
+					got, found, err := s.Get(testContext(t), "at-limit")
 					if err != nil || !found || !bytes.Equal(got, data) {
 						t.Fatalf("Get of %d bytes: found %v, %d bytes, equal %v, err %v", limit, found, len(got), bytes.Equal(got, data), err)
 					}
 					over := append(data, 0x5a)
-					err = s.Set(relCtx(t), "over-limit", over, exp)
+					err = s.Set(testContext(t), "over-limit", over, exp)
 					if !errors.Is(err, sqlstore.ErrDataTooLarge) {
 						t.Fatalf("Set of %d bytes (limit %d) = %v, want ErrDataTooLarge", len(over), limit, err)
 					}
 					// Nothing is written, and a too-large Set does not touch an
 					// existing session either.
-					err = s.Set(relCtx(t), "at-limit", over, exp)
+					err = s.Set(testContext(t), "at-limit", over, exp)
 					if !errors.Is(err, sqlstore.ErrDataTooLarge) {
 						t.Fatalf("Set of %d bytes over an existing session = %v, want ErrDataTooLarge", len(over), err)
 					}
-					if _, found, err := s.Get(relCtx(t), "over-limit"); err != nil || found {
+					if _, found, err := s.Get(testContext(t), "over-limit"); err != nil || found {
 						t.Fatalf("Get(over-limit) after ErrDataTooLarge: found %v, err %v", found, err)
 					}
-					if got, _, _ := s.Get(relCtx(t), "at-limit"); !bytes.Equal(got, data) {
+					if got, _, _ := s.Get(testContext(t), "at-limit"); !bytes.Equal(got, data) {
 						t.Fatalf("a refused Set changed the existing session")
 					}
-					if n, err := s.Count(relCtx(t)); err != nil || n != 1 {
+					if n, err := s.Count(testContext(t)); err != nil || n != 1 {
 						t.Fatalf("Count = %d, %v; want 1", n, err)
 					}
 					t.Logf("%s: %d bytes round-trip byte-exact; %d bytes get ErrDataTooLarge", kind, limit, len(over))
@@ -654,25 +654,25 @@ func TestSecurityDataSize(t *testing.T) {
 			// the limit reaches the (closed) pool and fails there.
 			t.Run("BeforeAnyQuery", func(t *testing.T) {
 				db2 := testdb.OpenDSN(t, kind, dsn)
-				s, err := sqlstore.New(relCtx(t), db2, sqlstore.WithTable(table), sqlstore.WithPruneInterval(0), sqlstore.WithMaxDataSize(10))
+				s, err := sqlstore.New(testContext(t), db2, sqlstore.WithTable(table), sqlstore.WithPruneInterval(0), sqlstore.WithMaxDataSize(10))
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer s.Close()
 				db2.Close()
-				if err := s.Set(relCtx(t), "x", make([]byte, 11), time.Now().Add(time.Hour)); !errors.Is(err, sqlstore.ErrDataTooLarge) {
+				if err := s.Set(testContext(t), "x", make([]byte, 11), time.Now().Add(time.Hour)); !errors.Is(err, sqlstore.ErrDataTooLarge) {
 					t.Fatalf("Set over the limit on a closed pool = %v, want ErrDataTooLarge", err)
 				}
-				if err := s.Set(relCtx(t), "x", make([]byte, 10), time.Now().Add(time.Hour)); err == nil || errors.Is(err, sqlstore.ErrDataTooLarge) {
+				if err := s.Set(testContext(t), "x", make([]byte, 10), time.Now().Add(time.Hour)); err == nil || errors.Is(err, sqlstore.ErrDataTooLarge) {
 					t.Fatalf("Set within the limit on a closed pool = %v, want the pool's error", err)
 				}
 			})
 		})
 	}
 	t.Run("InvalidLimit", func(t *testing.T) {
-		_, db, table := relDB(t, "sqlite")
+		_, db, table := openTestDB(t, "sqlite")
 		for _, n := range []int{0, -1} {
-			if _, err := sqlstore.New(relCtx(t), db, sqlstore.WithTable(table), sqlstore.WithMaxDataSize(n)); err == nil {
+			if _, err := sqlstore.New(testContext(t), db, sqlstore.WithTable(table), sqlstore.WithMaxDataSize(n)); err == nil {
 				t.Errorf("WithMaxDataSize(%d) accepted", n)
 			}
 		}
@@ -680,20 +680,20 @@ func TestSecurityDataSize(t *testing.T) {
 }
 
 func TestMockOperations(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		for _, hashed := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/hashed=%v", c.name, hashed), func(t *testing.T) {
-				key := smKey
+				key := mockKey
 				if !hashed {
-					key = smID
+					key = mockID
 				}
 				ctx := context.Background()
-				db, mock := smMock(t)
+				db, mock := mockDB(t)
 				c.expectNew(mock, true, hashed)
-				s := smNew(t, c, db, sqlstore.WithHashedIDs(hashed), sqlstore.WithPruneBatchSize(2))
-				smMet(t, mock)
-				if got := s.Key(smID); got != key {
-					t.Fatalf("Key(%q) = %q, want %q", smID, got, key)
+				s := newMockStore(t, c, db, sqlstore.WithHashedIDs(hashed), sqlstore.WithPruneBatchSize(2))
+				mockMet(t, mock)
+				if got := s.Key(mockID); got != key {
+					t.Fatalf("Key(%q) = %q, want %q", mockID, got, key)
 				}
 				now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
 				ist := time.FixedZone("IST", 5*3600+1800)
@@ -701,20 +701,20 @@ func TestMockOperations(t *testing.T) {
 
 				// Get: found, binary-safe.
 				payload := []byte("a\x00b\xff\xfe")
-				mock.ExpectQuery(c.get).WithArgs(key, now, cut).WillReturnRows(smRows("data").AddRow(payload))
-				data, found, err := s.Get(ctx, smID)
+				mock.ExpectQuery(c.get).WithArgs(key, now, cut).WillReturnRows(mockRows("data").AddRow(payload))
+				data, found, err := s.Get(ctx, mockID)
 				if err != nil || !found || !bytes.Equal(data, payload) {
 					t.Errorf("Get = %q, %v, %v; want %q, true, nil", data, found, err, payload)
 				}
 				// Get: an empty value is found and not nil.
-				mock.ExpectQuery(c.get).WithArgs(key, now, cut).WillReturnRows(smRows("data").AddRow([]byte{}))
-				data, found, err = s.Get(ctx, smID)
+				mock.ExpectQuery(c.get).WithArgs(key, now, cut).WillReturnRows(mockRows("data").AddRow([]byte{}))
+				data, found, err = s.Get(ctx, mockID)
 				if err != nil || !found || data == nil || len(data) != 0 {
 					t.Errorf("Get(empty) = %#v, %v, %v; want []byte{}, true, nil", data, found, err)
 				}
 				// Get: missing is not an error.
-				mock.ExpectQuery(c.get).WithArgs(key, now, cut).WillReturnRows(smRows("data"))
-				data, found, err = s.Get(ctx, smID)
+				mock.ExpectQuery(c.get).WithArgs(key, now, cut).WillReturnRows(mockRows("data"))
+				data, found, err = s.Get(ctx, mockID)
 				if err != nil || found || data != nil {
 					t.Errorf("Get(missing) = %q, %v, %v; want nil, false, nil", data, found, err)
 				}
@@ -722,12 +722,12 @@ func TestMockOperations(t *testing.T) {
 				// Set: expiry converted to UTC and truncated to the millisecond,
 				// no owner, now as created and updated, the owner kept.
 				mock.ExpectExec(c.set).WithArgs(key, payload, c.at("2024-03-06 09:30:00.987"), nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
-				if err := s.Set(ctx, smID, payload, exp); err != nil {
+				if err := s.Set(ctx, mockID, payload, exp); err != nil {
 					t.Errorf("Set: %v", err)
 				}
 				// Set: zero expiry is now + 24h; nil data is stored as empty.
 				mock.ExpectExec(c.set).WithArgs(key, []byte{}, c.at("2024-03-06 10:20:30.123"), nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
-				if err := s.Set(ctx, smID, nil, time.Time{}); err != nil {
+				if err := s.Set(ctx, mockID, nil, time.Time{}); err != nil {
 					t.Errorf("Set(nil, zero): %v", err)
 				}
 
@@ -735,12 +735,12 @@ func TestMockOperations(t *testing.T) {
 				// around the expiry, then the cutoff.
 				mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-06 09:30:00.987"), now, key, now,
 					c.at("2024-03-06 09:29:55.987"), c.at("2024-03-06 09:30:05.987"), cut).WillReturnResult(sqlmock.NewResult(0, 1))
-				if err := s.Touch(ctx, smID, exp); err != nil {
+				if err := s.Touch(ctx, mockID, exp); err != nil {
 					t.Errorf("Touch: %v", err)
 				}
 				mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-06 10:20:30.123"), now, key, now,
 					c.at("2024-03-06 10:20:25.123"), c.at("2024-03-06 10:20:35.123"), cut).WillReturnResult(sqlmock.NewResult(0, 0))
-				if err := s.Touch(ctx, smID, time.Time{}); err != nil {
+				if err := s.Touch(ctx, mockID, time.Time{}); err != nil {
 					t.Errorf("Touch(zero): %v", err)
 				}
 
@@ -750,12 +750,12 @@ func TestMockOperations(t *testing.T) {
 					t.Fatalf("delete of testdata/golden/%s.sql is %q; want the UPDATE that ends the session", c.name, c.del)
 				}
 				mock.ExpectExec(c.del).WithArgs(key).WillReturnResult(sqlmock.NewResult(0, 0))
-				if err := s.Delete(ctx, smID); err != nil {
+				if err := s.Delete(ctx, mockID); err != nil {
 					t.Errorf("Delete: %v", err)
 				}
 
 				// Count.
-				mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnRows(smRows("count").AddRow(int64(7)))
+				mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnRows(mockRows("count").AddRow(int64(7)))
 				if n, err := s.Count(ctx); err != nil || n != 7 {
 					t.Errorf("Count = %d, %v; want 7", n, err)
 				}
@@ -768,7 +768,7 @@ func TestMockOperations(t *testing.T) {
 
 				// Range: decodes expiry to UTC, stops when fn returns false,
 				// closes the rows.
-				mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(smRows("token", "data", "expiry").
+				mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(mockRows("token", "data", "expiry").
 					AddRow("k1", []byte("one"), c.raw("2024-03-06 09:30:00.987")).
 					AddRow("k2", []byte{}, c.raw("2024-03-07 00:00:00.001")).
 					AddRow("k3", []byte("three"), c.raw("2024-03-08 00:00:00.000"))).RowsWillBeClosed()
@@ -787,7 +787,7 @@ func TestMockOperations(t *testing.T) {
 				if err != nil || len(seen) != 2 {
 					t.Fatalf("Range = %v after %d calls; want nil after 2", err, len(seen))
 				}
-				for i, w := range []item{{"k1", "one", smUTC("2024-03-06 09:30:00.987")}, {"k2", "", smUTC("2024-03-07 00:00:00.001")}} {
+				for i, w := range []item{{"k1", "one", utcTime("2024-03-06 09:30:00.987")}, {"k2", "", utcTime("2024-03-07 00:00:00.001")}} {
 					if g := seen[i]; g.id != w.id || g.data != w.data || !g.exp.Equal(w.exp) || g.exp.Location() != time.UTC {
 						t.Errorf("Range item %d = %+v, want %+v in UTC", i, g, w)
 					}
@@ -795,25 +795,25 @@ func TestMockOperations(t *testing.T) {
 
 				// Stats: now, cutoff, now, cutoff, now, cutoff; live, ended, expired,
 				// earliest and latest expiry.
-				mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
+				mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(mockRows("live", "ended", "expired", "min", "max").
 					AddRow(int64(3), int64(4), int64(2), c.raw("2024-03-01 00:00:00.000"), c.raw("2024-04-01 12:00:00.500")))
 				st, err := s.Stats(ctx)
-				if err != nil || st.Live != 3 || st.Ended != 4 || st.Expired != 2 || !st.Oldest.Equal(smUTC("2024-03-01 00:00:00.000")) ||
-					!st.Newest.Equal(smUTC("2024-04-01 12:00:00.500")) || st.Newest.Location() != time.UTC || st.Oldest.Location() != time.UTC {
+				if err != nil || st.Live != 3 || st.Ended != 4 || st.Expired != 2 || !st.Oldest.Equal(utcTime("2024-03-01 00:00:00.000")) ||
+					!st.Newest.Equal(utcTime("2024-04-01 12:00:00.500")) || st.Newest.Location() != time.UTC || st.Oldest.Location() != time.UTC {
 					t.Errorf("Stats = %+v, %v", st, err)
 				}
-				mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
+				mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(mockRows("live", "ended", "expired", "min", "max").
 					AddRow(int64(0), int64(0), int64(0), nil, nil))
 				if st, err := s.Stats(ctx); err != nil || st != (sqlstore.Stats{}) {
 					t.Errorf("Stats(empty) = %+v, %v; want zero", st, err)
 				}
 
 				// TableSize: schema and table unquoted; NULL is 0.
-				mock.ExpectQuery(c.size).WithArgs(c.schema, "sessions").WillReturnRows(smRows("size").AddRow(int64(16384)))
+				mock.ExpectQuery(c.size).WithArgs(c.schema, "sessions").WillReturnRows(mockRows("size").AddRow(int64(16384)))
 				if n, err := s.TableSize(ctx); err != nil || n != 16384 {
 					t.Errorf("TableSize = %d, %v; want 16384", n, err)
 				}
-				mock.ExpectQuery(c.size).WithArgs(c.schema, "sessions").WillReturnRows(smRows("size").AddRow(nil))
+				mock.ExpectQuery(c.size).WithArgs(c.schema, "sessions").WillReturnRows(mockRows("size").AddRow(nil))
 				if n, err := s.TableSize(ctx); err != nil || n != 0 {
 					t.Errorf("TableSize(NULL) = %d, %v; want 0", n, err)
 				}
@@ -833,43 +833,43 @@ func TestMockOperations(t *testing.T) {
 				if fmt.Sprint(progress) != "[2 4]" {
 					t.Errorf("PruneProgress reported %v, want [2 4]", progress)
 				}
-				smMet(t, mock)
+				mockMet(t, mock)
 			})
 		}
 	}
 }
 
 func TestMockTouchThresholdAndTTL(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			exp := smUTC("2024-03-05 12:00:00.250")
+			exp := utcTime("2024-03-05 12:00:00.250")
 			now := c.at("2024-03-05 10:20:30.123")
 
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			c.expectNew(mock, true, true)
-			s := smNew(t, c, db, sqlstore.WithTouchThreshold(time.Minute), sqlstore.WithDefaultTTL(time.Hour))
-			mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-05 12:00:00.250"), now, smKey, now,
+			s := newMockStore(t, c, db, sqlstore.WithTouchThreshold(time.Minute), sqlstore.WithDefaultTTL(time.Hour))
+			mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-05 12:00:00.250"), now, mockKey, now,
 				c.at("2024-03-05 11:59:00.250"), c.at("2024-03-05 12:01:00.250"), c.cutoff()).WillReturnResult(sqlmock.NewResult(0, 1))
-			if err := s.Touch(ctx, smID, exp); err != nil {
+			if err := s.Touch(ctx, mockID, exp); err != nil {
 				t.Error(err)
 			}
-			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), c.at("2024-03-05 11:20:30.123"), nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
-			if err := s.Set(ctx, smID, []byte("x"), time.Time{}); err != nil {
+			mock.ExpectExec(c.set).WithArgs(mockKey, []byte("x"), c.at("2024-03-05 11:20:30.123"), nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
+			if err := s.Set(ctx, mockID, []byte("x"), time.Time{}); err != nil {
 				t.Error(err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 
 			// Threshold 0: the window is the expiry itself, so every Touch writes.
-			db, mock = smMock(t)
+			db, mock = mockDB(t)
 			c.expectNew(mock, true, true)
-			s = smNew(t, c, db, sqlstore.WithTouchThreshold(0))
-			mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-05 12:00:00.250"), now, smKey, now,
+			s = newMockStore(t, c, db, sqlstore.WithTouchThreshold(0))
+			mock.ExpectExec(c.touch).WithArgs(c.at("2024-03-05 12:00:00.250"), now, mockKey, now,
 				c.at("2024-03-05 12:00:00.250"), c.at("2024-03-05 12:00:00.250"), c.cutoff()).WillReturnResult(sqlmock.NewResult(0, 1))
-			if err := s.Touch(ctx, smID, exp); err != nil {
+			if err := s.Touch(ctx, mockID, exp); err != nil {
 				t.Error(err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 	}
 }
@@ -878,39 +878,39 @@ func TestMockTouchThresholdAndTTL(t *testing.T) {
 // judges liveness binds now minus the timeout as its cutoff, and a sweep
 // runs EndCreated with that cutoff after Prune.
 func TestMockAbsoluteTimeout(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			c.expectNew(mock, true, true)
-			s := smNew(t, c, db, sqlstore.WithAbsoluteTimeout(90*time.Minute), sqlstore.WithPruneBatchSize(2))
-			smMet(t, mock)
+			s := newMockStore(t, c, db, sqlstore.WithAbsoluteTimeout(90*time.Minute), sqlstore.WithPruneBatchSize(2))
+			mockMet(t, mock)
 			now, cut := c.at("2024-03-05 10:20:30.123"), c.at("2024-03-05 08:50:30.123")
 			exp := c.at("2024-03-05 11:20:30.123")
 
-			mock.ExpectQuery(c.get).WithArgs(smKey, now, cut).WillReturnRows(smRows("data"))
-			if _, found, err := s.Get(ctx, smID); err != nil || found {
+			mock.ExpectQuery(c.get).WithArgs(mockKey, now, cut).WillReturnRows(mockRows("data"))
+			if _, found, err := s.Get(ctx, mockID); err != nil || found {
 				t.Errorf("Get = %v, %v; want not found", found, err)
 			}
 			// Set binds no cutoff: created is now.
-			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), exp, nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
-			if err := s.Set(ctx, smID, []byte("x"), smNow.Add(time.Hour)); err != nil {
+			mock.ExpectExec(c.set).WithArgs(mockKey, []byte("x"), exp, nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
+			if err := s.Set(ctx, mockID, []byte("x"), mockNow.Add(time.Hour)); err != nil {
 				t.Errorf("Set: %v", err)
 			}
-			mock.ExpectExec(c.touch).WithArgs(exp, now, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).
+			mock.ExpectExec(c.touch).WithArgs(exp, now, mockKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).
 				WillReturnResult(sqlmock.NewResult(0, 1))
-			if err := s.Touch(ctx, smID, smNow.Add(time.Hour)); err != nil {
+			if err := s.Touch(ctx, mockID, mockNow.Add(time.Hour)); err != nil {
 				t.Errorf("Touch: %v", err)
 			}
-			mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnRows(smRows("count").AddRow(int64(2)))
+			mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnRows(mockRows("count").AddRow(int64(2)))
 			if n, err := s.Count(ctx); err != nil || n != 2 {
 				t.Errorf("Count = %d, %v; want 2", n, err)
 			}
-			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(smRows("token", "data", "expiry"))
+			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(mockRows("token", "data", "expiry"))
 			if err := s.Range(ctx, func(string, []byte, time.Time) bool { return true }); err != nil {
 				t.Errorf("Range: %v", err)
 			}
-			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(smRows("live", "ended", "expired", "min", "max").
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(mockRows("live", "ended", "expired", "min", "max").
 				AddRow(int64(1), int64(0), int64(5), nil, nil))
 			if st, err := s.Stats(ctx); err != nil || st != (sqlstore.Stats{Live: 1, Expired: 5}) {
 				t.Errorf("Stats = %+v, %v; want 1 live, 5 expired", st, err)
@@ -920,7 +920,7 @@ func TestMockAbsoluteTimeout(t *testing.T) {
 			// those past the absolute timeout (2, 0), each statement
 			// prepared and closed, all behind the one lock.
 			if c.tryLock != "" {
-				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(mockRows("ok").AddRow(c.locked(true)))
 			}
 			mock.ExpectPrepare(c.prune).WillBeClosed()
 			mock.ExpectExec(c.prune).WithArgs(now, 2).WillReturnResult(sqlmock.NewResult(0, 2))
@@ -938,12 +938,12 @@ func TestMockAbsoluteTimeout(t *testing.T) {
 			if fmt.Sprint(progress) != "[2 3 5]" {
 				t.Errorf("PruneProgress reported %v, want [2 3 5]", progress)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 
 			// A failed Prune batch ends the sweep before EndCreated.
 			boom := errors.New("boom")
 			if c.tryLock != "" {
-				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(mockRows("ok").AddRow(c.locked(true)))
 			}
 			mock.ExpectPrepare(c.prune).WillBeClosed()
 			mock.ExpectExec(c.prune).WithArgs(now, 2).WillReturnError(boom)
@@ -953,31 +953,31 @@ func TestMockAbsoluteTimeout(t *testing.T) {
 			if _, err := s.Prune(ctx); !errors.Is(err, boom) {
 				t.Errorf("Prune with a failing batch = %v; want boom", err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 	}
 	// A negative timeout is refused before any query.
-	db, mock := smMock(t)
+	db, mock := mockDB(t)
 	if _, err := sqlstore.New(context.Background(), db, sqlstore.WithDialect(sqlstore.SQLite), sqlstore.WithAbsoluteTimeout(-time.Second)); err == nil ||
 		!strings.Contains(err.Error(), "WithAbsoluteTimeout: -1s is negative") {
 		t.Errorf("New(WithAbsoluteTimeout(-1s)) = %v; want an error naming the option", err)
 	}
-	smMet(t, mock)
+	mockMet(t, mock)
 }
 
 func TestMockDriverErrorsWrapped(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			boom := errors.New("boom: connection reset by peer")
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			c.expectNew(mock, true, true)
-			s := smNew(t, c, db)
+			s := newMockStore(t, c, db)
 			now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
 			exp := c.at("2024-03-05 11:20:30.123")
-			mock.ExpectQuery(c.get).WithArgs(smKey, now, cut).WillReturnError(boom)
-			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), exp, nil, now, now, false).WillReturnError(boom)
-			mock.ExpectExec(c.touch).WithArgs(exp, now, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).WillReturnError(boom)
-			mock.ExpectExec(c.del).WithArgs(smKey).WillReturnError(boom)
+			mock.ExpectQuery(c.get).WithArgs(mockKey, now, cut).WillReturnError(boom)
+			mock.ExpectExec(c.set).WithArgs(mockKey, []byte("x"), exp, nil, now, now, false).WillReturnError(boom)
+			mock.ExpectExec(c.touch).WithArgs(exp, now, mockKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).WillReturnError(boom)
+			mock.ExpectExec(c.del).WithArgs(mockKey).WillReturnError(boom)
 			mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnError(boom)
 			mock.ExpectExec(c.clear).WithoutArgs().WillReturnError(boom)
 			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnError(boom)
@@ -985,7 +985,7 @@ func TestMockDriverErrorsWrapped(t *testing.T) {
 			mock.ExpectQuery(c.size).WithArgs(c.schema, "sessions").WillReturnError(boom)
 			// Prune: the batch fails; the lock is still released.
 			if c.tryLock != "" {
-				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+				mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillReturnRows(mockRows("ok").AddRow(c.locked(true)))
 			}
 			mock.ExpectPrepare(c.prune).WillBeClosed()
 			mock.ExpectExec(c.prune).WithArgs(now, 1000).WillReturnError(boom)
@@ -999,15 +999,15 @@ func TestMockDriverErrorsWrapped(t *testing.T) {
 				mock.ExpectPrepare(c.prune).WillReturnError(boom)
 			}
 
-			for op, err := range smAllCalls(context.Background(), s) {
+			for op, err := range callEveryOperation(context.Background(), s) {
 				if !errors.Is(err, boom) || !strings.HasPrefix(fmt.Sprint(err), "sqlstore: ") {
 					t.Errorf("%s error = %v; want a sqlstore: error wrapping the driver's", op, err)
 				}
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 
 			// A row error in the middle of Range is wrapped too.
-			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(smRows("token", "data", "expiry").
+			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(mockRows("token", "data", "expiry").
 				AddRow("k1", []byte("a"), c.raw("2024-03-06 00:00:00.000")).
 				AddRow("k2", []byte("b"), c.raw("2024-03-06 00:00:00.000")).RowError(1, boom))
 			calls := 0
@@ -1016,51 +1016,51 @@ func TestMockDriverErrorsWrapped(t *testing.T) {
 				t.Errorf("Range with a row error = %v after %d calls; want the wrapped error after 1", err, calls)
 			}
 			// An expiry of a type the dialect does not know is an error, not a zero time.
-			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(smRows("token", "data", "expiry").
+			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillReturnRows(mockRows("token", "data", "expiry").
 				AddRow("k1", []byte("a"), true))
 			if err := s.Range(context.Background(), func(string, []byte, time.Time) bool { return true }); err == nil {
 				t.Error("Range with a bool expiry: nil error")
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 	}
 }
 
 func TestMockContextCanceled(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name+"/before", func(t *testing.T) {
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			c.expectNew(mock, true, true)
-			s := smNew(t, c, db)
+			s := newMockStore(t, c, db)
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			for op, err := range smAllCalls(ctx, s) {
+			for op, err := range callEveryOperation(ctx, s) {
 				if !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "sqlstore: ") {
 					t.Errorf("%s with a cancelled context = %v; want a sqlstore: error wrapping context.Canceled", op, err)
 				}
-				smNoQuery(t, op, err)
+				wantNoQuery(t, op, err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 		t.Run(c.name+"/during", func(t *testing.T) {
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			c.expectNew(mock, true, true)
-			s := smNew(t, c, db)
+			s := newMockStore(t, c, db)
 			now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
 			exp := c.at("2024-03-05 11:20:30.123")
 			slow := time.Minute
-			mock.ExpectQuery(c.get).WithArgs(smKey, now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
-			mock.ExpectExec(c.set).WithArgs(smKey, []byte("x"), exp, nil, now, now, false).WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
-			mock.ExpectExec(c.touch).WithArgs(exp, now, smKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
-			mock.ExpectExec(c.del).WithArgs(smKey).WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
-			mock.ExpectQuery(c.count).WithArgs(now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
+			mock.ExpectQuery(c.get).WithArgs(mockKey, now, cut).WillDelayFor(slow).WillReturnRows(mockRows("x").AddRow(int64(1)))
+			mock.ExpectExec(c.set).WithArgs(mockKey, []byte("x"), exp, nil, now, now, false).WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectExec(c.touch).WithArgs(exp, now, mockKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectExec(c.del).WithArgs(mockKey).WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectQuery(c.count).WithArgs(now, cut).WillDelayFor(slow).WillReturnRows(mockRows("x").AddRow(int64(1)))
 			mock.ExpectExec(c.clear).WithoutArgs().WillDelayFor(slow).WillReturnResult(sqlmock.NewResult(0, 1))
-			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
-			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
-			mock.ExpectQuery(c.size).WithArgs(c.schema, "sessions").WillDelayFor(slow).WillReturnRows(smRows("x").AddRow(int64(1)))
+			mock.ExpectQuery(c.rng).WithArgs(now, cut).WillDelayFor(slow).WillReturnRows(mockRows("x").AddRow(int64(1)))
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillDelayFor(slow).WillReturnRows(mockRows("x").AddRow(int64(1)))
+			mock.ExpectQuery(c.size).WithArgs(c.schema, "sessions").WillDelayFor(slow).WillReturnRows(mockRows("x").AddRow(int64(1)))
 			for i := 0; i < 2; i++ { // Prune and PruneProgress
 				if c.tryLock != "" {
-					mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillDelayFor(slow).WillReturnRows(smRows("ok").AddRow(c.locked(true)))
+					mock.ExpectQuery(c.tryLock).WithArgs(c.lockName).WillDelayFor(slow).WillReturnRows(mockRows("ok").AddRow(c.locked(true)))
 				} else {
 					mock.ExpectPrepare(c.prune).WillDelayFor(slow)
 				}
@@ -1074,13 +1074,13 @@ func TestMockContextCanceled(t *testing.T) {
 					defer close(done)
 					switch op {
 					case "Get":
-						_, _, errs[op] = s.Get(ctx, smID)
+						_, _, errs[op] = s.Get(ctx, mockID)
 					case "Set":
-						errs[op] = s.Set(ctx, smID, []byte("x"), smNow.Add(time.Hour))
+						errs[op] = s.Set(ctx, mockID, []byte("x"), mockNow.Add(time.Hour))
 					case "Touch":
-						errs[op] = s.Touch(ctx, smID, smNow.Add(time.Hour))
+						errs[op] = s.Touch(ctx, mockID, mockNow.Add(time.Hour))
 					case "Delete":
-						errs[op] = s.Delete(ctx, smID)
+						errs[op] = s.Delete(ctx, mockID)
 					case "Count":
 						_, errs[op] = s.Count(ctx)
 					case "Clear":
@@ -1107,34 +1107,34 @@ func TestMockContextCanceled(t *testing.T) {
 					t.Errorf("%s cancelled during the query = %v; want a sqlstore: error wrapping context.Canceled", op, err)
 				}
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 	}
 	t.Run("deadline", func(t *testing.T) {
-		c := smDialects(t)[0]
-		db, mock := smMock(t)
+		c := mockDialects(t)[0]
+		db, mock := mockDB(t)
 		c.expectNew(mock, true, true)
-		s := smNew(t, c, db)
-		mock.ExpectQuery(c.get).WithArgs(smKey, c.at("2024-03-05 10:20:30.123"), c.cutoff()).WillDelayFor(time.Minute).WillReturnRows(smRows("x").AddRow(int64(1)))
+		s := newMockStore(t, c, db)
+		mock.ExpectQuery(c.get).WithArgs(mockKey, c.at("2024-03-05 10:20:30.123"), c.cutoff()).WillDelayFor(time.Minute).WillReturnRows(mockRows("x").AddRow(int64(1)))
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		defer cancel()
-		if _, _, err := s.Get(ctx, smID); !errors.Is(err, context.DeadlineExceeded) {
+		if _, _, err := s.Get(ctx, mockID); !errors.Is(err, context.DeadlineExceeded) {
 			t.Errorf("Get past its deadline = %v; want context.DeadlineExceeded", err)
 		}
 	})
 }
 
 func TestMockInvalidInputRunsNoQuery(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			c.expectNew(mock, true, false)
-			s := smNew(t, c, db, sqlstore.WithHashedIDs(false), sqlstore.WithMaxDataSize(8))
-			smMet(t, mock)
+			s := newMockStore(t, c, db, sqlstore.WithHashedIDs(false), sqlstore.WithMaxDataSize(8))
+			mockMet(t, mock)
 			// No expectations are left: a query would fail with the mock's
 			// error instead of the sentinel.
-			exp := smNow.Add(time.Hour)
+			exp := mockNow.Add(time.Hour)
 			for _, id := range []string{"", strings.Repeat("a", 256), "a\x00b", "a\tb", "line\n", "\x7f", "sessão", "\xff", "日本"} {
 				_, _, gerr := s.Get(ctx, id)
 				for op, err := range map[string]error{
@@ -1143,11 +1143,11 @@ func TestMockInvalidInputRunsNoQuery(t *testing.T) {
 					if !errors.Is(err, sqlstore.ErrInvalidID) {
 						t.Errorf("%s(%q) = %v; want ErrInvalidID", op, id, err)
 					}
-					smNoQuery(t, op, err)
+					wantNoQuery(t, op, err)
 				}
 			}
 			for _, data := range [][]byte{make([]byte, 9), make([]byte, 1<<20)} {
-				if err := s.Set(ctx, smID, data, exp); !errors.Is(err, sqlstore.ErrDataTooLarge) {
+				if err := s.Set(ctx, mockID, data, exp); !errors.Is(err, sqlstore.ErrDataTooLarge) {
 					t.Errorf("Set(%d bytes) with WithMaxDataSize(8) = %v; want ErrDataTooLarge", len(data), err)
 				}
 			}
@@ -1156,14 +1156,14 @@ func TestMockInvalidInputRunsNoQuery(t *testing.T) {
 				time.Date(1970, 1, 1, 3, 0, 0, 0, time.FixedZone("IST", 19800)), // 1969 in UTC
 				time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
 			} {
-				if err := s.Set(ctx, smID, []byte("x"), bad); !errors.Is(err, sqlstore.ErrInvalidExpiry) {
+				if err := s.Set(ctx, mockID, []byte("x"), bad); !errors.Is(err, sqlstore.ErrInvalidExpiry) {
 					t.Errorf("Set(expiry %v) = %v; want ErrInvalidExpiry", bad, err)
 				}
-				if err := s.Touch(ctx, smID, bad); !errors.Is(err, sqlstore.ErrInvalidExpiry) {
+				if err := s.Touch(ctx, mockID, bad); !errors.Is(err, sqlstore.ErrInvalidExpiry) {
 					t.Errorf("Touch(expiry %v) = %v; want ErrInvalidExpiry", bad, err)
 				}
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 
 			// The limits themselves pass: a 255-byte printable id, 8 bytes of data.
 			long := strings.Repeat("~", 255)
@@ -1171,29 +1171,29 @@ func TestMockInvalidInputRunsNoQuery(t *testing.T) {
 			if err := s.Set(ctx, long, []byte("12345678"), exp); err != nil {
 				t.Errorf("Set(255-byte id, 8 bytes): %v", err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 	}
 }
 
 func TestMockClosed(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			c.expectNew(mock, true, true)
-			s := smNew(t, c, db, sqlstore.WithPruneInterval(time.Hour))
+			s := newMockStore(t, c, db, sqlstore.WithPruneInterval(time.Hour))
 			if err := s.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
 			if err := s.Close(); err != nil {
 				t.Errorf("second Close = %v; want nil", err)
 			}
-			for op, err := range smAllCalls(context.Background(), s) {
+			for op, err := range callEveryOperation(context.Background(), s) {
 				if !errors.Is(err, sqlstore.ErrClosed) {
 					t.Errorf("%s after Close = %v; want ErrClosed", op, err)
 				}
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 			if err := db.PingContext(context.Background()); err != nil {
 				t.Errorf("Close closed the caller's pool: %v", err)
 			}

@@ -52,7 +52,7 @@ func TestLeakNew(t *testing.T) {
 				st.Close()
 				t.Error("New of a missing table with WithCreateTable(false) succeeded")
 			}
-			st, err := sqlstore.New(ctx, db, sqlstore.WithTable(table), sqlstore.WithPruneInterval(time.Millisecond), sqlstore.WithLogger(faultQuiet))
+			st, err := sqlstore.New(ctx, db, sqlstore.WithTable(table), sqlstore.WithPruneInterval(time.Millisecond), sqlstore.WithLogger(quietLogger))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -325,23 +325,23 @@ func TestSchemaUpgradeByNew(t *testing.T) {
 }
 
 func TestMockNew(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		for _, exists := range []bool{false, true} {
 			for _, hashed := range []bool{true, false} {
 				t.Run(fmt.Sprintf("%s/exists=%v/hashed=%v", c.name, exists, hashed), func(t *testing.T) {
-					db, mock := smMock(t)
+					db, mock := mockDB(t)
 					preps := c.expectNew(mock, exists, hashed)
 					for _, p := range preps {
 						p.WillBeClosed()
 					}
-					s := smNew(t, c, db, sqlstore.WithHashedIDs(hashed))
+					s := newMockStore(t, c, db, sqlstore.WithHashedIDs(hashed))
 					if s.Dialect() != c.d || s.DB() != db {
 						t.Error("Dialect() or DB() is not what New was given")
 					}
 					if err := s.Close(); err != nil {
 						t.Fatal(err)
 					}
-					smMet(t, mock) // includes: the four statements were closed
+					mockMet(t, mock) // includes: the four statements were closed
 					if err := db.Ping(); err != nil {
 						t.Errorf("Close closed the caller's pool: %v", err)
 					}
@@ -353,13 +353,13 @@ func TestMockNew(t *testing.T) {
 
 func TestMockNewErrors(t *testing.T) {
 	ctx := context.Background()
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name+"/missing-column", func(t *testing.T) {
 			// A table without a column it always had is never altered.
-			db, mock := smMock(t)
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
-			cols := smRows("c")
-			for _, col := range smColumns {
+			db, mock := mockDB(t)
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("s").AddRow(c.schema))
+			cols := mockRows("c")
+			for _, col := range mockColumns {
 				if col == "expiry" {
 					col = "expires"
 				}
@@ -372,25 +372,25 @@ func TestMockNewErrors(t *testing.T) {
 			if err == nil || err.Error() != want {
 				t.Errorf("New = %v; want %q (and no DDL)", err, want)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 		t.Run(c.name+"/missing-table-no-create", func(t *testing.T) {
-			db, mock := smMock(t)
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
-			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(smRows("c"))
+			db, mock := mockDB(t)
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("s").AddRow(c.schema))
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(mockRows("c"))
 			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d), sqlstore.WithCreateTable(false))
 			for _, want := range []string{"sqlstore: table " + c.schema + ".sessions does not exist", "schema/" + c.name + ".sql", "`sqlstore migrate`"} {
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Errorf("New = %v; want it to contain %q", err, want)
 				}
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 		t.Run(c.name+"/create-denied", func(t *testing.T) {
-			db, mock := smMock(t)
-			denied := &smStateErr{"42501"}
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
-			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(smRows("c"))
+			db, mock := mockDB(t)
+			denied := &sqlStateError{"42501"}
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("s").AddRow(c.schema))
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(mockRows("c"))
 			mock.ExpectBegin()
 			if c.createLock != "" {
 				mock.ExpectExec(c.createLock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
@@ -406,14 +406,14 @@ func TestMockNewErrors(t *testing.T) {
 					t.Errorf("New = %v; want it to contain %q", err, want)
 				}
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 		t.Run(c.name+"/create-fails", func(t *testing.T) {
 			// Not a privilege error: no hint about roles, only what failed.
-			db, mock := smMock(t)
-			full := &smStateErr{"53100"}
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
-			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(smRows("c"))
+			db, mock := mockDB(t)
+			full := &sqlStateError{"53100"}
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("s").AddRow(c.schema))
+			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(mockRows("c"))
 			mock.ExpectBegin()
 			if c.createLock != "" {
 				mock.ExpectExec(c.createLock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
@@ -425,10 +425,10 @@ func TestMockNewErrors(t *testing.T) {
 				strings.Contains(err.Error(), "role") {
 				t.Errorf("New = %v; want the driver's error after the table's name, and no hint about roles", err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 		t.Run(c.name+"/prepare-get-fails", func(t *testing.T) {
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			boom := errors.New("boom")
 			c.expectCatalog(mock, true)
 			mock.ExpectPrepare(c.get).WillReturnError(boom)
@@ -436,13 +436,13 @@ func TestMockNewErrors(t *testing.T) {
 			if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "sqlstore: preparing") {
 				t.Errorf("New = %v; want a wrapped prepare error", err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 		t.Run(c.name+"/prepare-write-fails", func(t *testing.T) {
 			// A server that refuses to prepare a write (MariaDB on a
 			// read-only replica) leaves a Store that reads; the write
 			// reports the refusal, and is prepared again when next run.
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			boom := errors.New("boom")
 			c.expectCatalog(mock, true)
 			mock.ExpectPrepare(c.get).WillBeClosed()
@@ -454,36 +454,36 @@ func TestMockNewErrors(t *testing.T) {
 				t.Fatalf("New = %v; want a Store that can read", err)
 			}
 			mock.ExpectPrepare(c.touch).WillReturnError(boom)
-			if err := s.Touch(ctx, smID, time.Now().Add(time.Hour)); !errors.Is(err, boom) || !strings.Contains(err.Error(), "sqlstore: touch: preparing") {
+			if err := s.Touch(ctx, mockID, time.Now().Add(time.Hour)); !errors.Is(err, boom) || !strings.Contains(err.Error(), "sqlstore: touch: preparing") {
 				t.Errorf("Touch = %v; want the wrapped prepare error", err)
 			}
 			any := sqlmock.AnyArg()
-			mock.ExpectPrepare(c.touch).WillBeClosed().ExpectExec().WithArgs(any, any, smKey, any, any, any, c.cutoff()).WillReturnResult(sqlmock.NewResult(0, 1))
-			if err := s.Touch(ctx, smID, time.Now().Add(time.Hour)); err != nil {
+			mock.ExpectPrepare(c.touch).WillBeClosed().ExpectExec().WithArgs(any, any, mockKey, any, any, any, c.cutoff()).WillReturnResult(sqlmock.NewResult(0, 1))
+			if err := s.Touch(ctx, mockID, time.Now().Add(time.Hour)); err != nil {
 				t.Errorf("second Touch = %v; want it prepared and run", err)
 			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			smMet(t, mock) // every statement prepared was closed
+			mockMet(t, mock) // every statement prepared was closed
 		})
 		t.Run(c.name+"/columns-query-fails", func(t *testing.T) {
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			boom := errors.New("boom")
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("s").AddRow(c.schema))
 			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnError(boom)
 			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
 			if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "sqlstore: reading the columns of "+c.schema+".sessions") {
 				t.Errorf("New = %v", err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 		t.Run(c.name+"/indexes-query-fails", func(t *testing.T) {
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			boom := errors.New("boom")
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(c.schema))
-			cols := smRows("c")
-			for _, col := range smColumns {
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("s").AddRow(c.schema))
+			cols := mockRows("c")
+			for _, col := range mockColumns {
 				cols.AddRow(col)
 			}
 			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols)
@@ -492,21 +492,21 @@ func TestMockNewErrors(t *testing.T) {
 			if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "sqlstore: reading the indexes of "+c.schema+".sessions") {
 				t.Errorf("New = %v", err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 		t.Run(c.name+"/no-schema", func(t *testing.T) {
-			db, mock := smMock(t)
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("s").AddRow(nil))
+			db, mock := mockDB(t)
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("s").AddRow(nil))
 			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
 			if err == nil || !strings.Contains(err.Error(), "WithSchema") {
 				t.Errorf("New with no current database = %v; want an error suggesting WithSchema", err)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 	}
 
 	// Errors found before any query runs.
-	db, mock := smMock(t)
+	db, mock := mockDB(t)
 	for _, tc := range []struct {
 		opts []sqlstore.Option
 		want string
@@ -527,9 +527,9 @@ func TestMockNewErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New = %v; want an error containing %q", err, tc.want)
 		}
-		smNoQuery(t, "New", err)
+		wantNoQuery(t, "New", err)
 	}
-	smMet(t, mock)
+	mockMet(t, mock)
 	if _, err := sqlstore.New(ctx, nil); err == nil {
 		t.Error("New(nil db) = nil error")
 	}
@@ -539,14 +539,14 @@ func TestMockNewErrors(t *testing.T) {
 // the catalog or creates the table (a Galera node applying another process's
 // DDL answers 1213) is retried, not returned.
 func TestMockNewRetriesCatalogConflicts(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.d.Name(), func(t *testing.T) {
-			db, mock := smMock(t)
+			db, mock := mockDB(t)
 			conflict := &mysql.MySQLError{Number: 1213, Message: "Deadlock found when trying to get lock"}
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("schema").AddRow(c.schema))
+			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("schema").AddRow(c.schema))
 			cols := func() *sqlmock.Rows {
-				rows := smRows("column_name")
-				for _, col := range smColumns {
+				rows := mockRows("column_name")
+				for _, col := range mockColumns {
 					rows.AddRow(col)
 				}
 				return rows
@@ -561,12 +561,12 @@ func TestMockNewRetriesCatalogConflicts(t *testing.T) {
 			for _, q := range []string{c.get, c.set, c.touch, c.del} {
 				mock.ExpectPrepare(q)
 			}
-			smNew(t, c, db)
-			smMet(t, mock)
+			newMockStore(t, c, db)
+			mockMet(t, mock)
 
 			// Retries stop at WithMaxRetries, and the error is the conflict.
-			db2, mock2 := smMock(t)
-			mock2.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(smRows("schema").AddRow(c.schema))
+			db2, mock2 := mockDB(t)
+			mock2.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("schema").AddRow(c.schema))
 			for range 3 {
 				mock2.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnError(conflict)
 			}
@@ -574,7 +574,7 @@ func TestMockNewRetriesCatalogConflicts(t *testing.T) {
 			if !errors.Is(err, conflict) {
 				t.Fatalf("New after 3 conflicts = %v, want the conflict", err)
 			}
-			smMet(t, mock2)
+			mockMet(t, mock2)
 		})
 	}
 }
@@ -586,11 +586,11 @@ func TestColumnsDifferOnlyInCase(t *testing.T) {
 	if _, err := sqlstore.CreateTableSQL(sqlstore.MySQL, opt); err == nil || !strings.Contains(err.Error(), "not distinct") {
 		t.Errorf("CreateTableSQL = %v, want an error saying the names are not distinct", err)
 	}
-	db, mock := smMock(t)
+	db, mock := mockDB(t)
 	if _, err := sqlstore.New(context.Background(), db, sqlstore.WithDialect(sqlstore.SQLite), opt); err == nil || !strings.Contains(err.Error(), "only in case") {
 		t.Errorf("New = %v, want an error saying the names differ only in case", err)
 	}
-	smMet(t, mock) // no query ran
+	mockMet(t, mock) // no query ran
 }
 
 // The upgrade of a table made by the release before the owner columns: the
