@@ -173,14 +173,13 @@ func catalogIndexes(t *testing.T, kind string, db *sql.DB, schema, table string)
 	var args []any
 	switch kind {
 	case "postgres":
-		q = `SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid
-			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = COALESCE($1, current_schema()) AND c.relname = $2 AND NOT x.indisprimary`
+		q = fixtureSQL(t, kind, "index_names")
 		args = []any{sql.NullString{String: schema, Valid: schema != ""}, table}
 	case "mysql":
-		q = `SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND index_name <> 'PRIMARY'`
+		q = fixtureSQL(t, kind, "index_names")
 		args = []any{sql.NullString{String: schema, Valid: schema != ""}, table}
 	default:
-		q = `SELECT name FROM pragma_index_list(?) WHERE origin = 'c'`
+		q = fixtureSQL(t, "sqlite", "index_names")
 		args = []any{table}
 	}
 	rows, err := db.Query(q, args...)

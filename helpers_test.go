@@ -136,7 +136,40 @@ func readGolden(dir string) (map[string]map[string]string, error) {
 	return files, nil
 }
 
-// Fixture SQL: what tests run on a real database beside the store.
+// Fixture SQL: what tests run on a real database beside the store, read
+// from testdata/fixtures.
+
+// fixtureSQL returns the statement name of testdata/fixtures/<dialect>.sql
+// ("common" for the statements every database shares; "pgx" reads
+// postgres), its %s verbs filled in with idents, in order: identifiers
+// already quoted by the dialect (QuoteIdent, Table().Qualified()).
+func fixtureSQL(t testing.TB, dialect, name string, idents ...string) string {
+	t.Helper()
+	if dialect == "pgx" {
+		dialect = "postgres"
+	}
+	fixtures.once.Do(func() { fixtures.files, fixtures.err = readGolden("testdata/fixtures") })
+	if fixtures.err != nil {
+		t.Fatal(fixtures.err)
+	}
+	q, ok := fixtures.files[dialect][name]
+	if !ok {
+		t.Fatalf("testdata/fixtures/%s.sql has no statement %q", dialect, name)
+	}
+	args := make([]any, len(idents))
+	for i, id := range idents {
+		args[i] = id
+	}
+	return fmt.Sprintf(q, args...)
+}
+
+// fixtures holds the fixture files, read once, as golden holds the golden
+// files.
+var fixtures struct {
+	once  sync.Once
+	files map[string]map[string]string
+	err   error
+}
 
 // createNamespace creates a PostgreSQL schema or a MySQL database named
 // prefix and random hex, and drops it when the test ends; on SQLite it
@@ -147,12 +180,12 @@ func createNamespace(t testing.TB, db *sql.DB, kind, prefix string) string {
 		return ""
 	}
 	name := testdb.Name(prefix)
-	drop := "DROP DATABASE IF EXISTS `" + name + "`"
-	create := "CREATE DATABASE `" + name + "`"
+	quoted := sqlstore.MySQL.QuoteIdent(name)
 	if kind == "postgres" {
-		drop = `DROP SCHEMA IF EXISTS "` + name + `" CASCADE`
-		create = `CREATE SCHEMA "` + name + `"`
+		quoted = sqlstore.Postgres.QuoteIdent(name)
 	}
+	drop := fixtureSQL(t, kind, "drop_namespace", quoted)
+	create := fixtureSQL(t, kind, "create_namespace", quoted)
 	if _, err := db.Exec(create); err != nil {
 		t.Fatalf("%s: %v", create, err)
 	}
@@ -169,7 +202,7 @@ func createNamespace(t testing.TB, db *sql.DB, kind, prefix string) string {
 func countRows(t testing.TB, db *sql.DB, table string) int {
 	t.Helper()
 	var n int
-	if err := db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
+	if err := db.QueryRowContext(context.Background(), fixtureSQL(t, "common", "count_rows", table)).Scan(&n); err != nil {
 		t.Fatalf("counting the rows of %s: %v", table, err)
 	}
 	return n
@@ -177,17 +210,14 @@ func countRows(t testing.TB, db *sql.DB, table string) int {
 
 // lockRowSQL returns a statement that locks, in the transaction that runs
 // it, the row of one key (the argument) of s's table.
-func lockRowSQL(kind string, s *sqlstore.Store) string {
-	t := s.Table()
-	param := "$1"
-	if kind != "postgres" && kind != "pgx" {
-		param = "?"
-	}
-	return "SELECT " + t.ID + " FROM " + t.Qualified() + " WHERE " + t.ID + " = " + param + " FOR UPDATE"
+func lockRowSQL(t testing.TB, kind string, s *sqlstore.Store) string {
+	t.Helper()
+	tb := s.Table()
+	return fixtureSQL(t, kind, "lock_row", tb.ID, tb.Qualified(), tb.ID)
 }
 
-// Tests of encryption at rest (WithEncryption, WithPlaintextReads, Rekey)
-// on every database. Their helpers carry the prefix cr.
+// Helpers of the tests of encryption at rest (WithEncryption,
+// WithPlaintextReads, Rekey) on every database: crypt_test.go, rekey_test.go.
 
 // testKey returns a random 32-byte key.
 func testKey() []byte {
@@ -268,19 +298,11 @@ func (e *cryptEnv) store(opts ...sqlstore.Option) *sqlstore.Store {
 	return s
 }
 
-// ph returns the i-th placeholder of the env's database.
-func (e *cryptEnv) ph(i int) string {
-	if e.kind == "postgres" {
-		return fmt.Sprintf("$%d", i)
-	}
-	return "?"
-}
-
 // raw returns the data column of every row of the table, by id column.
 func (e *cryptEnv) raw(s *sqlstore.Store) map[string][]byte {
 	e.t.Helper()
 	tb := s.Table()
-	rows, err := e.db.QueryContext(testContext(e.t), "SELECT "+tb.ID+", "+tb.Data+" FROM "+tb.Qualified())
+	rows, err := e.db.QueryContext(testContext(e.t), fixtureSQL(e.t, "common", "read_data", tb.ID, tb.Data, tb.Qualified()))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -306,7 +328,7 @@ func (e *cryptEnv) raw(s *sqlstore.Store) map[string][]byte {
 func (e *cryptEnv) setRaw(s *sqlstore.Store, key string, data []byte) {
 	e.t.Helper()
 	tb := s.Table()
-	q := fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s", tb.Qualified(), tb.Data, e.ph(1), tb.ID, e.ph(2))
+	q := fixtureSQL(e.t, e.kind, "write_data", tb.Qualified(), tb.Data, tb.ID)
 	res, err := e.db.ExecContext(testContext(e.t), q, data, key)
 	if err != nil {
 		e.t.Fatal(err)
@@ -460,7 +482,7 @@ func randomID(prefix string, n int) string {
 // returns each value as text: bytes as they are, other values formatted.
 func dumpTable(t testing.TB, db *sql.DB, table string) [][]string {
 	t.Helper()
-	rows, err := db.QueryContext(testContext(t), "SELECT * FROM "+table)
+	rows, err := db.QueryContext(testContext(t), fixtureSQL(t, "common", "dump_table", table))
 	if err != nil {
 		t.Fatalf("SELECT * FROM %s: %v", table, err)
 	}

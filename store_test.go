@@ -479,7 +479,7 @@ func TestCanceledWriteWaitingForALock(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer tx.Rollback()
-			if _, err := tx.ExecContext(ctx, lockRowSQL(kind, s), "locked"); err != nil {
+			if _, err := tx.ExecContext(ctx, lockRowSQL(t, kind, s), "locked"); err != nil {
 				t.Fatal(err)
 			}
 			short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)

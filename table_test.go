@@ -774,7 +774,7 @@ func TestUpgradeRebuildsInvalidIndex(t *testing.T) {
 	}
 	s.Close()
 	// Mark the owner index invalid, as a failed concurrent build leaves it.
-	if _, err := db.ExecContext(ctx, `UPDATE pg_index SET indisvalid = false WHERE indexrelid = $1::regclass`, table+"_owner_idx"); err != nil {
+	if _, err := db.ExecContext(ctx, fixtureSQL(t, "postgres", "invalidate_index"), table+"_owner_idx"); err != nil {
 		t.Fatal(err)
 	}
 	if got := indexNames(t, "postgres", db, table); len(got) != 1 {
