@@ -605,15 +605,22 @@ var legacy struct {
 	err   error
 }
 
-// legacySQL returns the previous release's statement name of dialect for
-// table (named "sessions" in the files).
-func legacySQL(t testing.TB, dialect, name, table string) string {
+// legacyFiles returns the statements of the previous release, read once:
+// dialect → statement name → SQL.
+func legacyFiles(t testing.TB) map[string]map[string]string {
 	t.Helper()
 	legacy.once.Do(func() { legacy.files, legacy.err = readGolden("testdata/legacy") })
 	if legacy.err != nil {
 		t.Fatal(legacy.err)
 	}
-	q, ok := legacy.files[dialect][name]
+	return legacy.files
+}
+
+// legacySQL returns the previous release's statement name of dialect for
+// table (named "sessions" in the files).
+func legacySQL(t testing.TB, dialect, name, table string) string {
+	t.Helper()
+	q, ok := legacyFiles(t)[dialect][name]
 	if !ok {
 		t.Fatalf("testdata/legacy/%s.sql has no statement %q", dialect, name)
 	}
@@ -631,7 +638,7 @@ func legacyTable(t *testing.T, kind string, db *sql.DB, table string, n int) tim
 	ctx := context.Background()
 	for i := 1; ; i++ {
 		name := fmt.Sprintf("create_table.%d", i)
-		if _, ok := legacy.files[kind][name]; !ok && i > 1 {
+		if _, ok := legacyFiles(t)[kind][name]; !ok && i > 1 {
 			break
 		}
 		if _, err := db.ExecContext(ctx, legacySQL(t, kind, name, table)); err != nil {
