@@ -171,8 +171,8 @@ func BenchmarkSQLiteWriteSlots(b *testing.B) {
 	for _, goroutines := range []int{16, 512} {
 		for _, slots := range []int{1, 2, 0} {
 			b.Run(fmt.Sprintf("goroutines=%d/slots=%d", goroutines, slots), func(b *testing.B) {
-				s := relOpen(b, "sqlite", sqlstore.WithTouchThreshold(0), sqlstore.WithWriteSlots(slots))
-				ctx := relCtx(b)
+				s := openTestStore(b, "sqlite", sqlstore.WithTouchThreshold(0), sqlstore.WithWriteSlots(slots))
+				ctx := testContext(b)
 				var (
 					worker, slowest, failed atomic.Int64
 				)
@@ -188,7 +188,7 @@ func BenchmarkSQLiteWriteSlots(b *testing.B) {
 						var err error
 						switch r.IntN(4) {
 						case 0, 1:
-							err = s.Set(ctx, id, relValue(w%100, seq%10000, 0), time.Now().Add(time.Hour))
+							err = s.Set(ctx, id, taggedValue(w%100, seq%10000, 0), time.Now().Add(time.Hour))
 						case 2:
 							err = s.Touch(ctx, id, time.Now().Add(time.Duration(2+r.IntN(100))*time.Hour))
 						default:

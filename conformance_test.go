@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -81,4 +82,20 @@ func mysqlZoneParams(t testing.TB, tz string) map[string]string {
 		sign, off = '-', -off
 	}
 	return map[string]string{"time_zone": fmt.Sprintf("'%c%02d:%02d'", sign, off/3600, off%3600/60), "parseTime": "true", "loc": tz}
+}
+
+// TestPgxConformance runs the conformance suite on PostgreSQL through
+// github.com/jackc/pgx/v5/stdlib, the database/sql driver of pgx, as
+// TestConformance does through lib/pq.
+func TestPgxConformance(t *testing.T) {
+	dsn := testdb.DSN(t, "pgx")
+	db := testdb.OpenDSN(t, "pgx", dsn)
+	if pkg := reflect.TypeOf(db.Driver()).Elem().PkgPath(); pkg != "github.com/jackc/pgx/v5/stdlib" {
+		t.Fatalf("pool driver from %s, want pgx's stdlib", pkg)
+	}
+	sqlstoretest.Run(t, sqlstoretest.Config{
+		Name:           "pgx",
+		Open:           func(testing.TB) *sql.DB { return db },
+		OpenInTimeZone: inTimeZone("pgx", dsn),
+	})
 }

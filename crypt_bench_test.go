@@ -33,7 +33,7 @@ import (
 // where a database writes only the pages or bytes that changed.
 func BenchmarkEncryption(b *testing.B) {
 	ctx := context.Background()
-	key := crKey()
+	key := testKey()
 	const rows, ring = 100, 8
 	var seq uint64 // keeps the data of each Set distinct from every earlier one
 	for _, kind := range testdb.Kinds {
@@ -141,7 +141,7 @@ func BenchmarkEncryption(b *testing.B) {
 //
 //	go test -run '^$' -bench CryptSealOpen -count 5 -benchmem .
 func BenchmarkCryptSealOpen(b *testing.B) {
-	c, err := sqlstore.NewCrypter(false, crKey())
+	c, err := sqlstore.NewCrypter(false, testKey())
 	if err != nil {
 		b.Fatal(err)
 	}

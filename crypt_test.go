@@ -2,214 +2,31 @@ package sqlstore_test
 
 import (
 	"bytes"
-	"crypto/rand"
-	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/DATA-DOG/go-sqlmock"
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
-
-// Tests of encryption at rest (WithEncryption, WithPlaintextReads, Rekey)
-// on every database. Their helpers carry the prefix cr.
-
-// crKey returns a random 32-byte key.
-func crKey() []byte {
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	return k
-}
-
-// crBase is the clock of the stores of these tests.
-var crBase = time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
-
-// crLog collects what the stores log, safe for concurrent use.
-type crLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *crLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *crLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// crEnv is one test's database, table, clock and log.
-type crEnv struct {
-	t     *testing.T
-	kind  string
-	db    *sql.DB
-	table string
-	clock *testdb.Clock
-	log   *crLog
-}
-
-// crKinds runs fn on every database kind, in parallel.
-func crKinds(t *testing.T, fn func(t *testing.T, e *crEnv)) {
-	for _, kind := range testdb.Kinds {
-		t.Run(kind, func(t *testing.T) {
-			t.Parallel()
-			fn(t, crSetup(t, kind))
-		})
-	}
-}
-
-func crSetup(t *testing.T, kind string) *crEnv {
-	t.Helper()
-	db := testdb.Open(t, kind)
-	return &crEnv{t: t, kind: kind, db: db, table: testdb.Table(t, db), clock: testdb.NewClock(crBase), log: &crLog{}}
-}
-
-// open makes a store on the env's table, closed at cleanup, and returns
-// New's error.
-func (e *crEnv) open(opts ...sqlstore.Option) (*sqlstore.Store, error) {
-	e.t.Helper()
-	all := append([]sqlstore.Option{
-		sqlstore.WithTable(e.table), sqlstore.WithPruneInterval(0), sqlstore.WithClock(e.clock.Now),
-		sqlstore.WithTouchThreshold(0), sqlstore.WithLogger(slog.New(slog.NewTextHandler(e.log, nil))),
-	}, opts...)
-	s, err := sqlstore.New(relCtx(e.t), e.db, all...)
-	if err == nil {
-		e.t.Cleanup(func() { s.Close() })
-	}
-	return s, err
-}
-
-// store is open that fails the test on an error.
-func (e *crEnv) store(opts ...sqlstore.Option) *sqlstore.Store {
-	e.t.Helper()
-	s, err := e.open(opts...)
-	if err != nil {
-		e.t.Fatalf("New: %v", err)
-	}
-	return s
-}
-
-// ph returns the i-th placeholder of the env's database.
-func (e *crEnv) ph(i int) string {
-	if e.kind == "postgres" {
-		return fmt.Sprintf("$%d", i)
-	}
-	return "?"
-}
-
-// raw returns the data column of every row of the table, by id column.
-func (e *crEnv) raw(s *sqlstore.Store) map[string][]byte {
-	e.t.Helper()
-	tb := s.Table()
-	rows, err := e.db.QueryContext(relCtx(e.t), "SELECT "+tb.ID+", "+tb.Data+" FROM "+tb.Qualified())
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string][]byte{}
-	for rows.Next() {
-		var (
-			k string
-			d []byte
-		)
-		if err := rows.Scan(&k, &d); err != nil {
-			e.t.Fatal(err)
-		}
-		out[k] = d
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
-	}
-	return out
-}
-
-// setRaw writes data into the data column of the row of stored key key.
-func (e *crEnv) setRaw(s *sqlstore.Store, key string, data []byte) {
-	e.t.Helper()
-	tb := s.Table()
-	q := fmt.Sprintf("UPDATE %s SET %s = %s WHERE %s = %s", tb.Qualified(), tb.Data, e.ph(1), tb.ID, e.ph(2))
-	res, err := e.db.ExecContext(relCtx(e.t), q, data, key)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		e.t.Fatalf("UPDATE of %s changed %d rows (%v), want 1", key, n, err)
-	}
-}
-
-func (e *crEnv) set(s *sqlstore.Store, id string, data []byte) {
-	e.t.Helper()
-	if err := s.Set(relCtx(e.t), id, data, crBase.Add(time.Hour)); err != nil {
-		e.t.Fatalf("Set(%q): %v", id, err)
-	}
-}
-
-// want checks that Get of id finds want, or finds nothing when want is nil,
-// and never fails.
-func (e *crEnv) want(s *sqlstore.Store, id string, want []byte) {
-	e.t.Helper()
-	got, found, err := s.Get(relCtx(e.t), id)
-	switch {
-	case err != nil:
-		e.t.Fatalf("Get(%q): %v", id, err)
-	case want == nil && found:
-		e.t.Fatalf("Get(%q) found %q, want not found", id, trimTo(got, 40))
-	case want != nil && (!found || !bytes.Equal(got, want)):
-		e.t.Fatalf("Get(%q) = %q, %v; want %q", id, trimTo(got, 40), found, trimTo(want, 40))
-	}
-}
-
-func trimTo(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
-}
-
-func (e *crEnv) undecryptable(s *sqlstore.Store) int64 {
-	e.t.Helper()
-	st, err := s.Stats(relCtx(e.t))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return st.Undecryptable
-}
-
-// ranged returns the data Range yields, by stored key.
-func (e *crEnv) ranged(s *sqlstore.Store) map[string]string {
-	e.t.Helper()
-	out := map[string]string{}
-	err := s.Range(relCtx(e.t), func(id string, data []byte, _ time.Time) bool {
-		out[id] = string(data)
-		return true
-	})
-	if err != nil {
-		e.t.Fatalf("Range: %v", err)
-	}
-	return out
-}
 
 // TestCryptNoPlaintextInTable reads every column of every row of the table
 // raw and finds no stored value in any form, nor (with hashed ids) any id;
 // each row is its data plus CryptOverhead bytes, a value stored twice is
 // stored differently, and every value reads back through Get and Range.
 func TestCryptNoPlaintextInTable(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
 		for _, hashed := range []bool{true, false} {
 			e.table = testdb.Table(t, e.db)
-			s := e.store(sqlstore.WithEncryption(crKey()), sqlstore.WithHashedIDs(hashed))
+			s := e.store(sqlstore.WithEncryption(testKey()), sqlstore.WithHashedIDs(hashed))
 			values := map[string][]byte{
 				"user-1": []byte(`{"user":"alice@example.com","role":"admin","csrf":"q8Zt1xRk"}`),
-				"user-2": []byte("secret-value-" + relRandID("", 16)),
+				"user-2": []byte("secret-value-" + randomID("", 16)),
 				"user-3": bytes.Repeat([]byte("REPEATED-PLAINTEXT-BLOCK"), 3000), // 72 KB of one pattern
 				"user-4": []byte("secret-value-twin"),
 				"user-5": []byte("secret-value-twin"), // same data as user-4
@@ -236,7 +53,7 @@ func TestCryptNoPlaintextInTable(t *testing.T) {
 			if bytes.Equal(before, e.raw(s)[s.Key("user-4")]) {
 				t.Errorf("hashed=%v: the same data set twice is stored the same (no fresh nonce)", hashed)
 			}
-			for _, row := range relDumpTable(t, e.db, e.table) {
+			for _, row := range dumpTable(t, e.db, e.table) {
 				for _, cell := range row {
 					hexCell := hex.EncodeToString([]byte(cell))
 					for id, v := range values {
@@ -247,7 +64,7 @@ func TestCryptNoPlaintextInTable(t *testing.T) {
 						if strings.Contains(cell, string(probe)) || strings.Contains(hexCell, hex.EncodeToString(probe)) {
 							t.Errorf("hashed=%v: the table holds the plaintext of %s", hashed, id)
 						}
-						if hashed && len(relLeaks(cell, id)) > 0 {
+						if hashed && len(idLeaks(cell, id)) > 0 {
 							t.Errorf("hashed=%v: the table holds the id %s", hashed, id)
 						}
 					}
@@ -273,11 +90,11 @@ func TestCryptNoPlaintextInTable(t *testing.T) {
 // swaps the data of two rows: each such row is not found (no error), skipped
 // by Range, counted in Stats and logged at Warn with its key, never its data.
 func TestCryptMovedDataNotFound(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
 		for _, hashed := range []bool{true, false} {
 			e.table = testdb.Table(t, e.db)
-			e.log = &crLog{}
-			s := e.store(sqlstore.WithEncryption(crKey()), sqlstore.WithHashedIDs(hashed))
+			e.log = &logBuffer{}
+			s := e.store(sqlstore.WithEncryption(testKey()), sqlstore.WithHashedIDs(hashed))
 			for _, id := range []string{"a", "b", "c", "d"} {
 				e.set(s, id, []byte("data-of-"+id))
 			}
@@ -317,8 +134,8 @@ func TestCryptMovedDataNotFound(t *testing.T) {
 // stored row, truncates it at every length and extends it: each is not
 // found, without an error; the untouched row is found.
 func TestCryptTamperedByte(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
-		s := e.store(sqlstore.WithEncryption(crKey()))
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
+		s := e.store(sqlstore.WithEncryption(testKey()))
 		e.set(s, "t", []byte("tamper-me"))
 		key := s.Key("t")
 		orig := e.raw(s)[key]
@@ -336,7 +153,7 @@ func TestCryptTamperedByte(t *testing.T) {
 		variants = append(variants, append(bytes.Clone(orig), 0))
 		for i, v := range variants {
 			e.setRaw(s, key, v)
-			if got, found, err := s.Get(relCtx(t), "t"); err != nil || found {
+			if got, found, err := s.Get(testContext(t), "t"); err != nil || found {
 				t.Fatalf("variant %d (%x): Get = %q, %v, %v; want not found, no error", i, v, got, found, err)
 			}
 		}
@@ -351,14 +168,14 @@ func TestCryptTamperedByte(t *testing.T) {
 // TestCryptTouchKeepsData: Touch moves the expiry and leaves the stored data
 // as it was, byte for byte.
 func TestCryptTouchKeepsData(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
-		s := e.store(sqlstore.WithEncryption(crKey()))
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
+		s := e.store(sqlstore.WithEncryption(testKey()))
 		e.set(s, "t", []byte("touched"))
 		before := e.raw(s)[s.Key("t")]
-		if err := s.Touch(relCtx(t), "t", crBase.Add(3*time.Hour)); err != nil {
+		if err := s.Touch(testContext(t), "t", cryptBase.Add(3*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if _, exp, _ := testdb.Row(t, s, "t"); !exp.Equal(crBase.Add(3 * time.Hour)) {
+		if _, exp, _ := testdb.Row(t, s, "t"); !exp.Equal(cryptBase.Add(3 * time.Hour)) {
 			t.Fatalf("expiry after Touch = %v", exp)
 		}
 		if after := e.raw(s)[s.Key("t")]; !bytes.Equal(before, after) {
@@ -372,7 +189,7 @@ func TestCryptTouchKeepsData(t *testing.T) {
 func TestCryptKeyErrors(t *testing.T) {
 	t.Parallel()
 	db := testdb.Open(t, "sqlite")
-	k := crKey()
+	k := testKey()
 	for _, tc := range []struct {
 		keys [][]byte
 		want string
@@ -381,9 +198,9 @@ func TestCryptKeyErrors(t *testing.T) {
 		{[][]byte{nil}, "keys[0] is 0 bytes"},
 		{[][]byte{k, k[:31]}, "keys[1] is 31 bytes"},
 		{[][]byte{k, append(bytes.Clone(k), 0)}, "keys[1] is 33 bytes"},
-		{[][]byte{k, crKey(), bytes.Clone(k)}, "keys[2] repeats keys[0]"},
+		{[][]byte{k, testKey(), bytes.Clone(k)}, "keys[2] repeats keys[0]"},
 	} {
-		_, err := sqlstore.New(relCtx(t), db, sqlstore.WithTable(testdb.Table(t, db)), sqlstore.WithEncryption(tc.keys...))
+		_, err := sqlstore.New(testContext(t), db, sqlstore.WithTable(testdb.Table(t, db)), sqlstore.WithEncryption(tc.keys...))
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "sqlstore: ") {
 			t.Errorf("New(WithEncryption(%d keys)) = %v, want an error with %q", len(tc.keys), err, tc.want)
 		}
@@ -407,8 +224,8 @@ func TestCryptKeyErrors(t *testing.T) {
 // fails loudly, naming the cause; with one right key among them, or over an
 // empty table, it succeeds.
 func TestCryptWrongKeyFailsNew(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
-		k1, k2 := crKey(), crKey()
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
+		k1, k2 := testKey(), testKey()
 		if _, err := e.open(sqlstore.WithEncryption(k2)); err != nil {
 			t.Fatalf("New over an empty table: %v", err)
 		}
@@ -437,4 +254,112 @@ func TestCryptWrongKeyFailsNew(t *testing.T) {
 			t.Fatalf("New with plaintext reads over plaintext rows: %v", err)
 		}
 	})
+}
+
+// mockCryptSQL returns the SQL of encryption dialect c must send for the
+// default names: newest, page and swap, from the golden files.
+func mockCryptSQL(t testing.TB, c mockDialect) (newest, page, swap string) {
+	return goldenSQL(t, c.name, "newest"), goldenSQL(t, c.name, "page"), goldenSQL(t, c.name, "swap_data")
+}
+
+// sealedArg matches a data argument that c opens, for stored key key, to
+// want, encrypted under c's first key.
+type sealedArg struct {
+	c    *sqlstore.Crypter
+	key  string
+	want []byte
+}
+
+func (m sealedArg) Match(v driver.Value) bool {
+	b, ok := v.([]byte)
+	if !ok || !m.c.Current(b) {
+		return false
+	}
+	got, err := m.c.Open(m.key, bytes.Clone(b), false)
+	return err == nil && bytes.Equal(got, m.want)
+}
+
+// TestMockEncryption pins the statements of encryption and their bind
+// values: New's check of the keys (the 10 newest rows), Get and Set with
+// encrypted data, and Rekey's pages (after, now, limit) and compare-and-swap
+// (new data, key, old data), which skips rows under the first key and rows
+// that do not decrypt.
+func TestMockEncryption(t *testing.T) {
+	k1, k2 := testKey(), testKey()
+	old, err := sqlstore.NewCrypter(false, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err := sqlstore.NewCrypter(false, k2, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range mockDialects(t) {
+		t.Run(c.name, func(t *testing.T) {
+			newest, page, swap := mockCryptSQL(t, c)
+			db, mock := mockDB(t)
+			c.expectCatalog(mock, true)
+			mock.ExpectQuery(newest).WithArgs(10).WillReturnRows(mockRows("token", "data").
+				AddRow("a", []byte("plaintext")).AddRow(mockKey, old.Seal(mockKey, []byte("x"))))
+			for _, p := range []string{c.get, c.set, c.touch, c.del} {
+				mock.ExpectPrepare(p)
+			}
+			s := newMockStore(t, c, db, sqlstore.WithEncryption(k2, k1), sqlstore.WithPruneBatchSize(2), sqlstore.WithPrunePause(0),
+				sqlstore.WithLogger(slog.New(slog.DiscardHandler)))
+			mockMet(t, mock)
+			now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
+
+			payload := []byte("payload\x00\xff")
+			mock.ExpectQuery(c.get).WithArgs(mockKey, now, cut).WillReturnRows(mockRows("data").AddRow(cur.Seal(mockKey, payload)))
+			if data, found, err := s.Get(t.Context(), mockID); err != nil || !found || !bytes.Equal(data, payload) {
+				t.Errorf("Get = %q, %v, %v; want %q", data, found, err, payload)
+			}
+			mock.ExpectExec(c.set).WithArgs(mockKey, sealedArg{cur, mockKey, payload}, c.at("2024-03-06 10:20:30.123"), nil, now, now, false).WillReturnResult(sqlmock.NewResult(0, 1))
+			if err := s.Set(t.Context(), mockID, payload, mockNow.Add(24*60*60*1e9)); err != nil {
+				t.Errorf("Set: %v", err)
+			}
+
+			underOld, underCur := old.Seal("k1", []byte("one")), cur.Seal("k2", []byte("two"))
+			mock.ExpectPrepare(swap).WillBeClosed()
+			mock.ExpectQuery(page).WithArgs("", now, 2).WillReturnRows(mockRows("token", "data").
+				AddRow("k1", underOld).AddRow("k2", underCur))
+			mock.ExpectExec(swap).WithArgs(sealedArg{cur, "k1", []byte("one")}, "k1", underOld).WillReturnResult(sqlmock.NewResult(0, 1))
+			mock.ExpectQuery(page).WithArgs("k2", now, 2).WillReturnRows(mockRows("token", "data").
+				AddRow("k3", []byte("plaintext three")))
+			if n, err := s.Rekey(t.Context()); err != nil || n != 1 {
+				t.Errorf("Rekey = %d, %v; want 1", n, err)
+			}
+			mock.ExpectQuery(c.stats).WithArgs(now, cut, now, cut, now, cut).WillReturnRows(mockRows("live", "ended", "expired", "min", "max").AddRow(int64(3), int64(0), int64(0), nil, nil))
+			if st, err := s.Stats(t.Context()); err != nil || st.Undecryptable != 1 {
+				t.Errorf("Stats = %+v, %v; want Undecryptable 1 (k3)", st, err)
+			}
+			mockMet(t, mock)
+		})
+	}
+}
+
+// TestMockEncryptionNewFails: when none of the newest rows decrypts, New
+// fails with the reasons, and prepares nothing.
+func TestMockEncryptionNewFails(t *testing.T) {
+	k1, k2 := testKey(), testKey()
+	old, err := sqlstore.NewCrypter(false, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range mockDialects(t) {
+		t.Run(c.name, func(t *testing.T) {
+			db, mock := mockDB(t)
+			c.expectCatalog(mock, true)
+			mock.ExpectQuery(goldenSQL(t, c.name, "newest")).WithArgs(10).WillReturnRows(mockRows("token", "data").
+				AddRow("a", old.Seal("a", []byte("x"))).AddRow("b", old.Seal("a", []byte("x"))).AddRow("c", []byte("plain")))
+			_, err := sqlstore.New(t.Context(), db, sqlstore.WithDialect(c.d), sqlstore.WithPruneInterval(0), sqlstore.WithEncryption(k2))
+			for _, want := range []string{"none of the 3 newest sessions in " + c.schema + ".sessions", "which is not among the keys given (2 sessions)",
+				"the data is not encrypted (written before encryption was on) and WithPlaintextReads is off (1 session)", "WithPlaintextReads(true)"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("New = %v, want an error with %q", err, want)
+				}
+			}
+			mockMet(t, mock)
+		})
+	}
 }

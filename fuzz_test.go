@@ -12,9 +12,9 @@ import (
 	"github.com/go-sqlstore/sqlstore"
 )
 
-// relValidID is the specification CheckID must meet, written independently:
+// validID is the specification CheckID must meet, written independently:
 // 1 to 255 bytes, each printable ASCII (0x20 to 0x7E).
-func relValidID(id string) bool {
+func validID(id string) bool {
 	if len(id) < 1 || len(id) > 255 {
 		return false
 	}
@@ -26,8 +26,8 @@ func relValidID(id string) bool {
 	return true
 }
 
-// relFuzzIDSeeds are ids at and around every edge of the rule.
-var relFuzzIDSeeds = []string{
+// fuzzIDSeeds are ids at and around every edge of the rule.
+var fuzzIDSeeds = []string{
 	"", "a", " ", "~", "\x1f", "\x7f", "\x00", "\t", "\n", "abc\x00def", "é", "\xff", "\xc3\x28",
 	strings.Repeat("x", 254), strings.Repeat("x", 255), strings.Repeat("x", 256), strings.Repeat("x", 255) + "\x00",
 	"'; DROP TABLE sessions; --", "%_\\", `"quoted"`, "`back`", "id with spaces", "日本",
@@ -37,12 +37,12 @@ var relFuzzIDSeeds = []string{
 // FuzzCheckID: CheckID never panics, and accepts exactly the ids of 1 to 255
 // bytes of printable ASCII; every rejection is ErrInvalidID.
 func FuzzCheckID(f *testing.F) {
-	for _, id := range relFuzzIDSeeds {
+	for _, id := range fuzzIDSeeds {
 		f.Add(id)
 	}
 	f.Fuzz(func(t *testing.T, id string) {
 		err := sqlstore.CheckID(id)
-		if want := relValidID(id); want != (err == nil) {
+		if want := validID(id); want != (err == nil) {
 			t.Fatalf("CheckID(%q) (%d bytes) = %v, want valid %v", id, len(id), err, want)
 		}
 		if err != nil && !errors.Is(err, sqlstore.ErrInvalidID) {
@@ -56,7 +56,7 @@ func FuzzCheckID(f *testing.F) {
 // stored key; an invalid id gets ErrInvalidID from Set, Get, Touch and Delete
 // and writes nothing.
 func FuzzRoundTrip(f *testing.F) {
-	for i, id := range relFuzzIDSeeds {
+	for i, id := range fuzzIDSeeds {
 		f.Add(id, []byte(id))
 		f.Add(id, []byte{byte(i), 0, 0xff, '\'', '"', 0})
 	}
@@ -92,7 +92,7 @@ func FuzzRoundTrip(f *testing.F) {
 				t.Fatal(err)
 			}
 			err := s.Set(ctx, id, data, exp)
-			if !relValidID(id) {
+			if !validID(id) {
 				if !errors.Is(err, sqlstore.ErrInvalidID) {
 					t.Fatalf("Set(%q) = %v, want ErrInvalidID", id, err)
 				}
@@ -115,7 +115,7 @@ func FuzzRoundTrip(f *testing.F) {
 			}
 			got, found, err := s.Get(ctx, id)
 			if err != nil || !found || !bytes.Equal(got, data) {
-				t.Fatalf("Get(%q) = %q, %v, %v; want %q", id, relTrim(got), found, err, relTrim(data))
+				t.Fatalf("Get(%q) = %q, %v, %v; want %q", id, shortString(got), found, err, shortString(data))
 			}
 			var keys []string
 			if err := s.Range(ctx, func(k string, d []byte, _ time.Time) bool {

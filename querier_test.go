@@ -9,12 +9,10 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/DATA-DOG/go-sqlmock"
-
 	"github.com/go-sqlstore/sqlstore"
 )
 
@@ -23,8 +21,8 @@ import (
 // the same error handling. The *sql.DB is a sqlmock that sees New's catalog
 // queries and no prepares.
 
-// fqCall is one call a fakeQuerier received.
-type fqCall struct {
+// querierCall is one call a fakeQuerier received.
+type querierCall struct {
 	method, query string
 	args          []any
 }
@@ -33,20 +31,20 @@ type fqCall struct {
 // queued, or with success (and no row for QueryRow) when none is.
 type fakeQuerier struct {
 	mu       sync.Mutex
-	calls    []fqCall
-	results  []fqResult
+	calls    []querierCall
+	results  []querierResult
 	closes   int
 	closeErr error
 }
 
-type fqResult struct {
+type querierResult struct {
 	data []byte // QueryRow's row; nil data and nil err means no row
 	err  error
 }
 
-type fqRow fqResult
+type querierRow querierResult
 
-func (r fqRow) Scan(dest ...any) error {
+func (r querierRow) Scan(dest ...any) error {
 	if r.err != nil {
 		return r.err
 	}
@@ -60,12 +58,12 @@ func (r fqRow) Scan(dest ...any) error {
 	return nil
 }
 
-func (f *fakeQuerier) next(method, query string, args []any) fqResult {
+func (f *fakeQuerier) next(method, query string, args []any) querierResult {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, fqCall{method, query, args})
+	f.calls = append(f.calls, querierCall{method, query, args})
 	if len(f.results) == 0 {
-		return fqResult{}
+		return querierResult{}
 	}
 	r := f.results[0]
 	f.results = f.results[1:]
@@ -73,7 +71,7 @@ func (f *fakeQuerier) next(method, query string, args []any) fqResult {
 }
 
 func (f *fakeQuerier) QueryRow(_ context.Context, query string, args ...any) sqlstore.Row {
-	return fqRow(f.next("QueryRow", query, args))
+	return querierRow(f.next("QueryRow", query, args))
 }
 
 func (f *fakeQuerier) Exec(_ context.Context, query string, args ...any) error {
@@ -87,7 +85,7 @@ func (f *fakeQuerier) Close() error {
 	return f.closeErr
 }
 
-func (f *fakeQuerier) take() []fqCall {
+func (f *fakeQuerier) take() []querierCall {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c := f.calls
@@ -97,7 +95,7 @@ func (f *fakeQuerier) take() []fqCall {
 
 // wantCall checks that calls is exactly one call of method with query and
 // bind values matching want (sqlmock.Argument matchers or equal values).
-func wantCall(t *testing.T, op string, calls []fqCall, method, query string, want ...driver.Value) {
+func wantCall(t *testing.T, op string, calls []querierCall, method, query string, want ...driver.Value) {
 	t.Helper()
 	if len(calls) != 1 {
 		t.Errorf("%s: %d Querier calls %v, want 1", op, len(calls), calls)
@@ -122,62 +120,62 @@ func wantCall(t *testing.T, op string, calls []fqCall, method, query string, wan
 	}
 }
 
-// qrNew makes a store with q over a sqlmock that expects New's catalog
+// newQuerierStore makes a store with q over a sqlmock that expects New's catalog
 // queries on an existing table and no prepared statement.
-func qrNew(t *testing.T, c smDialect, q sqlstore.Querier, opts ...sqlstore.Option) (*sqlstore.Store, sqlmock.Sqlmock) {
+func newQuerierStore(t *testing.T, c mockDialect, q sqlstore.Querier, opts ...sqlstore.Option) (*sqlstore.Store, sqlmock.Sqlmock) {
 	t.Helper()
-	db, mock := smMock(t)
+	db, mock := mockDB(t)
 	c.expectCatalog(mock, true)
-	s := smNew(t, c, db, append([]sqlstore.Option{sqlstore.WithQuerier(q)}, opts...)...)
-	smMet(t, mock)
+	s := newMockStore(t, c, db, append([]sqlstore.Option{sqlstore.WithQuerier(q)}, opts...)...)
+	mockMet(t, mock)
 	return s, mock
 }
 
 func TestQuerierOperations(t *testing.T) {
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			q := &fakeQuerier{}
-			s, mock := qrNew(t, c, q)
+			s, mock := newQuerierStore(t, c, q)
 			ctx := context.Background()
 			now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()
 			exp := time.Date(2024, 3, 6, 9, 30, 0, 987654321, time.UTC)
 			payload := []byte("a\x00b\xff")
 
-			q.results = []fqResult{{data: payload}, {data: []byte{}}, {}}
-			data, found, err := s.Get(ctx, smID)
+			q.results = []querierResult{{data: payload}, {data: []byte{}}, {}}
+			data, found, err := s.Get(ctx, mockID)
 			if err != nil || !found || string(data) != string(payload) {
 				t.Errorf("Get = %q, %v, %v; want %q, true, nil", data, found, err, payload)
 			}
-			wantCall(t, "Get", q.take(), "QueryRow", c.get, smKey, now, cut)
-			if data, found, err := s.Get(ctx, smID); err != nil || !found || data == nil || len(data) != 0 {
+			wantCall(t, "Get", q.take(), "QueryRow", c.get, mockKey, now, cut)
+			if data, found, err := s.Get(ctx, mockID); err != nil || !found || data == nil || len(data) != 0 {
 				t.Errorf("Get(empty) = %#v, %v, %v; want []byte{}, true, nil", data, found, err)
 			}
 			q.take()
-			if data, found, err := s.Get(ctx, smID); err != nil || found || data != nil {
+			if data, found, err := s.Get(ctx, mockID); err != nil || found || data != nil {
 				t.Errorf("Get(missing, wrapped sql.ErrNoRows) = %q, %v, %v; want nil, false, nil", data, found, err)
 			}
 			q.take()
 
-			if err := s.Set(ctx, smID, payload, exp); err != nil {
+			if err := s.Set(ctx, mockID, payload, exp); err != nil {
 				t.Errorf("Set: %v", err)
 			}
-			wantCall(t, "Set", q.take(), "Exec", c.set, smKey, payload, c.at("2024-03-06 09:30:00.987"), nil, now, now, false)
-			if err := s.Set(ctx, smID, nil, exp); err != nil {
+			wantCall(t, "Set", q.take(), "Exec", c.set, mockKey, payload, c.at("2024-03-06 09:30:00.987"), nil, now, now, false)
+			if err := s.Set(ctx, mockID, nil, exp); err != nil {
 				t.Errorf("Set(nil): %v", err)
 			}
-			wantCall(t, "Set(nil)", q.take(), "Exec", c.set, smKey, []byte{}, c.at("2024-03-06 09:30:00.987"), nil, now, now, false)
-			if err := s.Touch(ctx, smID, exp); err != nil {
+			wantCall(t, "Set(nil)", q.take(), "Exec", c.set, mockKey, []byte{}, c.at("2024-03-06 09:30:00.987"), nil, now, now, false)
+			if err := s.Touch(ctx, mockID, exp); err != nil {
 				t.Errorf("Touch: %v", err)
 			}
-			wantCall(t, "Touch", q.take(), "Exec", c.touch, c.at("2024-03-06 09:30:00.987"), now, smKey, now,
+			wantCall(t, "Touch", q.take(), "Exec", c.touch, c.at("2024-03-06 09:30:00.987"), now, mockKey, now,
 				c.at("2024-03-06 09:29:55.987"), c.at("2024-03-06 09:30:05.987"), cut)
-			if err := s.Delete(ctx, smID); err != nil {
+			if err := s.Delete(ctx, mockID); err != nil {
 				t.Errorf("Delete: %v", err)
 			}
-			wantCall(t, "Delete", q.take(), "Exec", c.del, smKey)
+			wantCall(t, "Delete", q.take(), "Exec", c.del, mockKey)
 
 			// The rest still goes through the pool.
-			mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnRows(smRows("n").AddRow(int64(3)))
+			mock.ExpectQuery(c.count).WithArgs(now, cut).WillReturnRows(mockRows("n").AddRow(int64(3)))
 			if n, err := s.Count(ctx); err != nil || n != 3 {
 				t.Errorf("Count = %d, %v; want 3 through the *sql.DB", n, err)
 			}
@@ -188,42 +186,42 @@ func TestQuerierOperations(t *testing.T) {
 			if calls := q.take(); len(calls) != 0 {
 				t.Errorf("calls after Count and an invalid id: %v, want none", calls)
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 	}
 }
 
 func TestQuerierErrors(t *testing.T) {
-	c := smDialects(t)[0]
+	c := mockDialects(t)[0]
 	ctx := context.Background()
 	boom := errors.New("boom")
 	q := &fakeQuerier{}
-	s, _ := qrNew(t, c, q, sqlstore.WithMaxRetries(3))
+	s, _ := newQuerierStore(t, c, q, sqlstore.WithMaxRetries(3))
 
-	q.results = []fqResult{{err: boom}}
-	if _, found, err := s.Get(ctx, smID); !errors.Is(err, boom) || found || !strings.HasPrefix(err.Error(), "sqlstore: get: ") {
+	q.results = []querierResult{{err: boom}}
+	if _, found, err := s.Get(ctx, mockID); !errors.Is(err, boom) || found || !strings.HasPrefix(err.Error(), "sqlstore: get: ") {
 		t.Errorf("Get with a failing Querier = %v, %v; want boom wrapped as sqlstore: get", found, err)
 	}
 	// A transient conflict is retried; a lasting one is returned once the
 	// retries are spent.
-	conflict := &smStateErr{code: "40001"}
+	conflict := &sqlStateError{code: "40001"}
 	q.take()
-	q.results = []fqResult{{err: conflict}, {err: conflict}}
-	if err := s.Set(ctx, smID, []byte("x"), time.Time{}); err != nil {
+	q.results = []querierResult{{err: conflict}, {err: conflict}}
+	if err := s.Set(ctx, mockID, []byte("x"), time.Time{}); err != nil {
 		t.Errorf("Set after two conflicts = %v, want nil", err)
 	}
 	if n := len(q.take()); n != 3 {
 		t.Errorf("Set after two conflicts ran %d times, want 3", n)
 	}
-	q.results = []fqResult{{err: conflict}, {err: conflict}, {err: conflict}, {err: conflict}}
-	if err := s.Delete(ctx, smID); !errors.Is(err, conflict) || !strings.HasPrefix(err.Error(), "sqlstore: delete: ") {
+	q.results = []querierResult{{err: conflict}, {err: conflict}, {err: conflict}, {err: conflict}}
+	if err := s.Delete(ctx, mockID); !errors.Is(err, conflict) || !strings.HasPrefix(err.Error(), "sqlstore: delete: ") {
 		t.Errorf("Delete after lasting conflicts = %v, want the conflict wrapped", err)
 	}
 	if n := len(q.take()); n != 4 {
 		t.Errorf("Delete with lasting conflicts ran %d times, want 1 + 3 retries", n)
 	}
-	q.results = []fqResult{{err: boom}}
-	if err := s.Touch(ctx, smID, time.Time{}); !errors.Is(err, boom) {
+	q.results = []querierResult{{err: boom}}
+	if err := s.Touch(ctx, mockID, time.Time{}); !errors.Is(err, boom) {
 		t.Errorf("Touch with a failing Querier = %v, want boom", err)
 	}
 	if n := len(q.take()); n != 1 {
@@ -234,16 +232,16 @@ func TestQuerierErrors(t *testing.T) {
 	// it its own way.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	q.results = []fqResult{{err: errors.New("driver: query cancelled")}}
-	if _, _, err := s.Get(cctx, smID); !errors.Is(err, context.Canceled) {
+	q.results = []querierResult{{err: errors.New("driver: query cancelled")}}
+	if _, _, err := s.Get(cctx, mockID); !errors.Is(err, context.Canceled) {
 		t.Errorf("Get with a cancelled context = %v, want context.Canceled", err)
 	}
 }
 
 func TestQuerierClose(t *testing.T) {
-	c := smDialects(t)[2]
+	c := mockDialects(t)[2]
 	q := &fakeQuerier{closeErr: errors.New("close failed")}
-	s, _ := qrNew(t, c, q)
+	s, _ := newQuerierStore(t, c, q)
 	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "close failed") {
 		t.Errorf("Close = %v, want the Querier's close error", err)
 	}
@@ -253,7 +251,7 @@ func TestQuerierClose(t *testing.T) {
 	if q.closes != 1 {
 		t.Errorf("Querier closed %d times, want once", q.closes)
 	}
-	for op, err := range smAllCalls(context.Background(), s) {
+	for op, err := range callEveryOperation(context.Background(), s) {
 		if !errors.Is(err, sqlstore.ErrClosed) {
 			t.Errorf("%s after Close = %v, want ErrClosed", op, err)
 		}
@@ -264,91 +262,5 @@ func TestQuerierClose(t *testing.T) {
 
 	if _, err := sqlstore.New(context.Background(), &sql.DB{}, sqlstore.WithQuerier(nil)); err == nil || !strings.Contains(err.Error(), "WithQuerier: nil Querier") {
 		t.Errorf("New(WithQuerier(nil)) = %v, want an error naming the option", err)
-	}
-}
-
-// gateQuerier holds every Exec until release is closed, counting how many
-// are in flight at once.
-type gateQuerier struct {
-	release            chan struct{}
-	inflight, greatest atomic.Int64
-}
-
-func (g *gateQuerier) QueryRow(context.Context, string, ...any) sqlstore.Row {
-	return fqRow{err: errors.New("gate: no reads")}
-}
-
-func (g *gateQuerier) Exec(ctx context.Context, _ string, _ ...any) error {
-	n := g.inflight.Add(1)
-	defer g.inflight.Add(-1)
-	for {
-		m := g.greatest.Load()
-		if n <= m || g.greatest.CompareAndSwap(m, n) {
-			break
-		}
-	}
-	select {
-	case <-g.release:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// TestWriteSlots checks how many writes of one Store reach the database at
-// once: on SQLite one by default, WithWriteSlots(n) of them, all with the
-// queue off (0); other dialects never queue. A queued write ends with its
-// context.
-func TestWriteSlots(t *testing.T) {
-	const writers = 8
-	for _, tc := range []struct {
-		name string
-		c    smDialect
-		opts []sqlstore.Option
-		want int64
-	}{
-		{"sqlite/default", smDialects(t)[2], nil, 1},
-		{"sqlite/2", smDialects(t)[2], []sqlstore.Option{sqlstore.WithWriteSlots(2)}, 2},
-		{"sqlite/off", smDialects(t)[2], []sqlstore.Option{sqlstore.WithWriteSlots(0)}, writers},
-		{"postgres/ignored", smDialects(t)[0], []sqlstore.Option{sqlstore.WithWriteSlots(1)}, writers},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			g := &gateQuerier{release: make(chan struct{})}
-			s, _ := qrNew(t, tc.c, g, tc.opts...)
-			ctx := context.Background()
-			errs := make(chan error, writers)
-			for i := range writers {
-				go func() { errs <- s.Set(ctx, fmt.Sprintf("id-%d", i), []byte("x"), time.Time{}) }()
-			}
-			deadline := time.Now().Add(10 * time.Second)
-			for g.inflight.Load() < tc.want && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
-			time.Sleep(50 * time.Millisecond) // room for more to get in, if the queue let them
-			if got := g.inflight.Load(); got != tc.want {
-				t.Errorf("%d writes in flight at once, want %d", got, tc.want)
-			}
-			if tc.want < writers {
-				// A write waiting its turn gives up when its context ends.
-				cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-				err := s.Delete(cctx, "waiting")
-				cancel()
-				if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "sqlstore: delete: ") {
-					t.Errorf("queued Delete whose context ended = %v, want context.DeadlineExceeded wrapped", err)
-				}
-			}
-			close(g.release)
-			for range writers {
-				if err := <-errs; err != nil {
-					t.Errorf("Set: %v", err)
-				}
-			}
-			if got := g.greatest.Load(); got != tc.want {
-				t.Errorf("at most %d writes in flight, want %d", got, tc.want)
-			}
-		})
-	}
-	if _, err := sqlstore.New(context.Background(), &sql.DB{}, sqlstore.WithWriteSlots(-1)); err == nil || !strings.Contains(err.Error(), "WithWriteSlots: -1 is negative") {
-		t.Errorf("New(WithWriteSlots(-1)) = %v, want an error naming the option", err)
 	}
 }

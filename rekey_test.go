@@ -19,16 +19,16 @@ import (
 // under k2 alone: every live row is rewritten once, expired rows are left,
 // a second Rekey finds nothing, and k1 alone no longer opens the table.
 func TestRekeyRotation(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
 		for _, hashed := range []bool{true, false} {
 			e.table = testdb.Table(t, e.db)
-			k1, k2 := crKey(), crKey()
+			k1, k2 := testKey(), testKey()
 			s1 := e.store(sqlstore.WithEncryption(k1), sqlstore.WithHashedIDs(hashed))
 			for i := range 25 {
 				e.set(s1, fmt.Sprintf("live-%02d", i), fmt.Appendf(nil, "v1-%d", i))
 			}
 			for i := range 3 {
-				if err := s1.Set(relCtx(t), fmt.Sprintf("gone-%d", i), []byte("old"), crBase.Add(-time.Minute)); err != nil {
+				if err := s1.Set(testContext(t), fmt.Sprintf("gone-%d", i), []byte("old"), cryptBase.Add(-time.Minute)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -38,11 +38,11 @@ func TestRekeyRotation(t *testing.T) {
 			}
 			e.set(s2, "live-03", []byte("v2-3")) // already under k2
 			e.set(s2, "new", []byte("v2-new"))
-			n, err := s2.Rekey(relCtx(t))
+			n, err := s2.Rekey(testContext(t))
 			if err != nil || n != 24 {
 				t.Fatalf("hashed=%v: Rekey = %d, %v; want 24 (25 live under k1, one Set since)", hashed, n, err)
 			}
-			if n, err := s2.Rekey(relCtx(t)); err != nil || n != 0 {
+			if n, err := s2.Rekey(testContext(t)); err != nil || n != 0 {
 				t.Fatalf("hashed=%v: second Rekey = %d, %v; want 0", hashed, n, err)
 			}
 			only2, err := sqlstore.NewCrypter(false, k2)
@@ -79,8 +79,8 @@ func TestRekeyRotation(t *testing.T) {
 // reads off; before that, a Rekey without plaintext reads leaves them and
 // counts them.
 func TestRekeyPlaintextTransition(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
-		k := crKey()
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
+		k := testKey()
 		plain := e.store(sqlstore.WithPruneBatchSize(6))
 		values := map[string]string{}
 		for i := range 20 {
@@ -102,20 +102,20 @@ func TestRekeyPlaintextTransition(t *testing.T) {
 		}
 		// A later, encrypted session: New without plaintext reads now finds
 		// one that decrypts, and refuses the plaintext ones.
-		if err := mixed.Set(relCtx(t), "enc", []byte("encrypted"), crBase.Add(2*time.Hour)); err != nil {
+		if err := mixed.Set(testContext(t), "enc", []byte("encrypted"), cryptBase.Add(2*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		strict := e.store(sqlstore.WithEncryption(k), sqlstore.WithPruneBatchSize(6))
 		e.want(strict, "p00", nil)
 		e.want(strict, "enc", []byte("encrypted"))
-		if n, err := strict.Rekey(relCtx(t)); err != nil || n != 0 {
+		if n, err := strict.Rekey(testContext(t)); err != nil || n != 0 {
 			t.Fatalf("Rekey without plaintext reads = %d, %v; want 0", n, err)
 		}
 		if n := e.undecryptable(strict); n != 1+int64(len(values)) {
 			t.Fatalf("Stats.Undecryptable = %d, want %d (one Get, then every plaintext row Rekey left)", n, 1+len(values))
 		}
 
-		n, err := mixed.Rekey(relCtx(t))
+		n, err := mixed.Rekey(testContext(t))
 		if err != nil || n != int64(len(values)) {
 			t.Fatalf("Rekey with plaintext reads = %d, %v; want %d", n, err, len(values))
 		}
@@ -142,8 +142,8 @@ func TestRekeyPlaintextTransition(t *testing.T) {
 // writes its older copy over the Set, never revives the deleted session, and
 // keeps the touched expiry.
 func TestRekeyLosesNoNewerWrite(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
-		k1, k2 := crKey(), crKey()
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
+		k1, k2 := testKey(), testKey()
 		s1 := e.store(sqlstore.WithEncryption(k1))
 		ids := map[string]int{}
 		for i := range 30 {
@@ -153,14 +153,14 @@ func TestRekeyLosesNoNewerWrite(t *testing.T) {
 		}
 		rekeyer := e.store(sqlstore.WithEncryption(k2, k1), sqlstore.WithPruneBatchSize(4), sqlstore.WithPrunePause(0))
 		other := e.store(sqlstore.WithEncryption(k2, k1))
-		touched := crBase.Add(5 * time.Hour)
+		touched := cryptBase.Add(5 * time.Hour)
 		rekeyer.SetBeforeSwap(func(key string) {
 			i := ids[key]
 			id := fmt.Sprintf("race-%02d", i)
 			var err error
 			switch i % 5 {
 			case 0:
-				err = other.Set(context.Background(), id, fmt.Appendf(nil, "new-%d", i), crBase.Add(time.Hour))
+				err = other.Set(context.Background(), id, fmt.Appendf(nil, "new-%d", i), cryptBase.Add(time.Hour))
 			case 1:
 				err = other.Delete(context.Background(), id)
 			case 2:
@@ -170,7 +170,7 @@ func TestRekeyLosesNoNewerWrite(t *testing.T) {
 				t.Errorf("write during Rekey: %v", err)
 			}
 		})
-		n, err := rekeyer.Rekey(relCtx(t))
+		n, err := rekeyer.Rekey(testContext(t))
 		if err != nil || n != 18 {
 			t.Fatalf("Rekey = %d, %v; want 18 (30, less 6 Set and 6 deleted meanwhile)", n, err)
 		}
@@ -199,8 +199,8 @@ func TestRekeyLosesNoNewerWrite(t *testing.T) {
 // TestRekeyRacingSet runs Rekey while another store Sets every session
 // again, in random order, in a loop: no Set is lost, whatever the timing.
 func TestRekeyRacingSet(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
-		k1, k2 := crKey(), crKey()
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
+		k1, k2 := testKey(), testKey()
 		s1 := e.store(sqlstore.WithEncryption(k1))
 		const n = 150
 		for i := range n {
@@ -211,9 +211,9 @@ func TestRekeyRacingSet(t *testing.T) {
 		for round := range 2 {
 			var wg sync.WaitGroup
 			var rekeyErr error
-			wg.Go(func() { _, rekeyErr = rekeyer.Rekey(relCtx(t)) })
+			wg.Go(func() { _, rekeyErr = rekeyer.Rekey(testContext(t)) })
 			for _, i := range rand.Perm(n) {
-				if err := writer.Set(relCtx(t), fmt.Sprintf("r%03d", i), fmt.Appendf(nil, "new-%d-%d", round, i), crBase.Add(time.Hour)); err != nil {
+				if err := writer.Set(testContext(t), fmt.Sprintf("r%03d", i), fmt.Appendf(nil, "new-%d-%d", round, i), cryptBase.Add(time.Hour)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -235,12 +235,12 @@ func TestRekeyRacingSet(t *testing.T) {
 // TestRekeyErrors: Rekey needs encryption, honours its context, and stops
 // with ErrClosed when Close runs in the middle of it.
 func TestRekeyErrors(t *testing.T) {
-	crKinds(t, func(t *testing.T, e *crEnv) {
+	forEachCryptKind(t, func(t *testing.T, e *cryptEnv) {
 		plain := e.store()
-		if _, err := plain.Rekey(relCtx(t)); err == nil || !strings.Contains(err.Error(), "encryption is off") {
+		if _, err := plain.Rekey(testContext(t)); err == nil || !strings.Contains(err.Error(), "encryption is off") {
 			t.Fatalf("Rekey without encryption = %v", err)
 		}
-		k1, k2 := crKey(), crKey()
+		k1, k2 := testKey(), testKey()
 		e.table = testdb.Table(t, e.db)
 		s1 := e.store(sqlstore.WithEncryption(k1))
 		for i := range 5 {
@@ -267,12 +267,12 @@ func TestRekeyErrors(t *testing.T) {
 				time.Sleep(time.Millisecond)
 			}
 		})
-		n, err := s.Rekey(relCtx(t))
+		n, err := s.Rekey(testContext(t))
 		if !errors.Is(err, sqlstore.ErrClosed) || n != 0 {
 			t.Fatalf("Rekey with Close in the middle = %d, %v; want 0, ErrClosed", n, err)
 		}
 		closing.Wait()
-		if _, err := s.Rekey(relCtx(t)); !errors.Is(err, sqlstore.ErrClosed) {
+		if _, err := s.Rekey(testContext(t)); !errors.Is(err, sqlstore.ErrClosed) {
 			t.Fatalf("Rekey after Close = %v, want ErrClosed", err)
 		}
 		e.want(e.store(sqlstore.WithEncryption(k1)), "c0", []byte("x"))

@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/dsn"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
@@ -43,27 +42,27 @@ func init() {
 	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
 }
 
-// faultSlack is how long past its context's deadline a call may take to
+// serverSlack is how long past its context's deadline a call may take to
 // return before the test calls it a hang. It is generous on purpose: the
 // machine is shared, and the tests check that calls end, not how fast.
-const faultSlack = 4 * time.Second
+const serverSlack = 4 * time.Second
 
-// faultScript is the helper that runs private servers.
-const faultScript = "scripts/testdb-instance.sh"
+// instanceScript is the helper that runs private servers.
+const instanceScript = "scripts/testdb-instance.sh"
 
-// faultInstance is a private database server run by faultScript.
-type faultInstance struct {
+// privateServer is a private database server run by instanceScript.
+type privateServer struct {
 	kind   string // "postgres" or "mariadb"
 	dir    string
 	port   int
 	dsnURL string // as sqlstore.Open takes it
 }
 
-// startFaultInstance starts a private server of kind ("postgres" or
+// startPrivateServer starts a private server of kind ("postgres" or
 // "mariadb") and removes it when the test ends.
-func startFaultInstance(t *testing.T, kind string) *faultInstance {
+func startPrivateServer(t *testing.T, kind string) *privateServer {
 	t.Helper()
-	script, err := filepath.Abs(faultScript)
+	script, err := filepath.Abs(instanceScript)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +73,7 @@ func startFaultInstance(t *testing.T, kind string) *faultInstance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &faultInstance{kind: kind, dir: dir, port: faultFreePort(t)}
+	in := &privateServer{kind: kind, dir: dir, port: freeTCPPort(t)}
 	t.Cleanup(func() { in.run(t, "destroy") })
 	start := time.Now()
 	in.run(t, "start")
@@ -88,20 +87,20 @@ func startFaultInstance(t *testing.T, kind string) *faultInstance {
 	return in
 }
 
-// run runs one command of faultScript on the instance.
-func (in *faultInstance) run(t *testing.T, cmd string) {
+// run runs one command of instanceScript on the instance.
+func (in *privateServer) run(t *testing.T, cmd string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	script, _ := filepath.Abs(faultScript)
+	script, _ := filepath.Abs(instanceScript)
 	c := exec.CommandContext(ctx, "bash", script, cmd, in.kind, in.dir, fmt.Sprint(in.port))
 	if out, err := c.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s %s: %v\n%s", faultScript, cmd, in.kind, err, out)
+		t.Fatalf("%s %s %s: %v\n%s", instanceScript, cmd, in.kind, err, out)
 	}
 }
 
-// faultFreePort returns a TCP port nothing listens on now.
-func faultFreePort(t *testing.T) int {
+// freeTCPPort returns a TCP port nothing listens on now.
+func freeTCPPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -111,15 +110,15 @@ func faultFreePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// faultLogs is a slog handler that keeps the messages of error records.
-type faultLogs struct {
+// errorLogs is a slog handler that keeps the messages of error records.
+type errorLogs struct {
 	mu   sync.Mutex
 	errs []string
 }
 
-func (h *faultLogs) Enabled(context.Context, slog.Level) bool { return true }
+func (h *errorLogs) Enabled(context.Context, slog.Level) bool { return true }
 
-func (h *faultLogs) Handle(_ context.Context, r slog.Record) error {
+func (h *errorLogs) Handle(_ context.Context, r slog.Record) error {
 	if r.Level < slog.LevelError {
 		return nil
 	}
@@ -134,30 +133,13 @@ func (h *faultLogs) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-func (h *faultLogs) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *faultLogs) WithGroup(string) slog.Handler      { return h }
+func (h *errorLogs) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *errorLogs) WithGroup(string) slog.Handler      { return h }
 
-func (h *faultLogs) errors() []string {
+func (h *errorLogs) errors() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return append([]string(nil), h.errs...)
-}
-
-// faultQuiet is a logger that drops everything.
-var faultQuiet = slog.New(slog.NewTextHandler(io.Discard, nil))
-
-// faultWait polls cond every 20ms until it holds or d passes.
-func faultWait(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestFaultPrivateServer restarts and hangs private PostgreSQL and MariaDB
@@ -168,31 +150,31 @@ func TestFaultPrivateServer(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"postgres", "mariadb"} {
 		t.Run(kind, func(t *testing.T) {
-			in := startFaultInstance(t, kind)
+			in := startPrivateServer(t, kind)
 			drivers := []string{"mysql"}
 			if kind == "postgres" {
 				drivers = []string{"postgres", "pgx"} // lib/pq, pgx
 			}
 			for _, drv := range drivers {
-				t.Run("RestartUnderLoad/"+drv, func(t *testing.T) { faultRestartUnderLoad(t, in, drv) })
+				t.Run("RestartUnderLoad/"+drv, func(t *testing.T) { restartUnderLoad(t, in, drv) })
 			}
-			t.Run("PrunerOutage/"+drivers[0], func(t *testing.T) { faultPrunerOutage(t, in, drivers[0]) })
+			t.Run("PrunerOutage/"+drivers[0], func(t *testing.T) { prunerOutage(t, in, drivers[0]) })
 			// lib/pq is left out of the hang test: it only sends a cancel
-			// request, which a hung server never reads (see faultHung).
-			t.Run("Hung/"+drivers[len(drivers)-1], func(t *testing.T) { faultHung(t, in, drivers[len(drivers)-1]) })
+			// request, which a hung server never reads (see hungServer).
+			t.Run("Hung/"+drivers[len(drivers)-1], func(t *testing.T) { hungServer(t, in, drivers[len(drivers)-1]) })
 		})
 	}
 }
 
-// faultCall is one call of the restart load.
-type faultCall struct {
+// loadCall is one call of the restart load.
+type loadCall struct {
 	start, end time.Time
 	failed     bool
 }
 
-func faultPayload(id string) []byte { return []byte("payload of " + id) }
+func payloadOf(id string) []byte { return []byte("payload of " + id) }
 
-func faultRestartUnderLoad(t *testing.T, in *faultInstance, driver string) {
+func restartUnderLoad(t *testing.T, in *privateServer, driver string) {
 	const (
 		workers     = 16
 		callTimeout = 3 * time.Second // not to be met by a healthy call on a busy machine
@@ -201,7 +183,7 @@ func faultRestartUnderLoad(t *testing.T, in *faultInstance, driver string) {
 	db := testdb.OpenDSN(t, driver, in.dsnURL)
 	table := testdb.Table(t, db)
 	ctx := context.Background()
-	st, err := sqlstore.New(ctx, db, sqlstore.WithTable(table), sqlstore.WithPruneInterval(0), sqlstore.WithLogger(faultQuiet))
+	st, err := sqlstore.New(ctx, db, sqlstore.WithTable(table), sqlstore.WithPruneInterval(0), sqlstore.WithLogger(quietLogger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +192,7 @@ func faultRestartUnderLoad(t *testing.T, in *faultInstance, driver string) {
 	var (
 		stop    = make(chan struct{})
 		wg      sync.WaitGroup
-		calls   = make([][]faultCall, workers)
+		calls   = make([][]loadCall, workers)
 		ids     = make([][]string, workers)
 		ackedAt = make([][]time.Time, workers)
 		lost    atomic.Int64 // Gets of an acknowledged id that found nothing or other data
@@ -237,10 +219,10 @@ func faultRestartUnderLoad(t *testing.T, in *faultInstance, driver string) {
 				default:
 				}
 				cctx, cancel := context.WithTimeout(ctx, callTimeout)
-				c := faultCall{start: time.Now()}
+				c := loadCall{start: time.Now()}
 				if len(ids[w]) == 0 || rng.IntN(2) == 0 {
 					id := fmt.Sprintf("fault-%s-%d-%d", driver, w, i)
-					err := st.Set(cctx, id, faultPayload(id), time.Time{})
+					err := st.Set(cctx, id, payloadOf(id), time.Time{})
 					c.failed = err != nil
 					if err == nil {
 						ids[w] = append(ids[w], id)
@@ -250,7 +232,7 @@ func faultRestartUnderLoad(t *testing.T, in *faultInstance, driver string) {
 					id := ids[w][rng.IntN(len(ids[w]))]
 					data, found, err := st.Get(cctx, id)
 					c.failed = err != nil
-					if err == nil && (!found || !bytes.Equal(data, faultPayload(id))) {
+					if err == nil && (!found || !bytes.Equal(data, payloadOf(id))) {
 						if lost.Add(1) <= 5 {
 							t.Errorf("Get(%q) of an acknowledged Set = %q, found %v", id, data, found)
 						}
@@ -283,7 +265,7 @@ func faultRestartUnderLoad(t *testing.T, in *faultInstance, driver string) {
 		for _, c := range cs {
 			total++
 			maxDur = max(maxDur, c.end.Sub(c.start))
-			if c.end.Sub(c.start) > callTimeout+faultSlack {
+			if c.end.Sub(c.start) > callTimeout+serverSlack {
 				t.Errorf("a call took %v, past its %v deadline", c.end.Sub(c.start), callTimeout)
 			}
 			if c.start.After(tBack.Add(recoverBy)) {
@@ -330,7 +312,7 @@ func faultRestartUnderLoad(t *testing.T, in *faultInstance, driver string) {
 			if ackedAt[w][i].Before(tStop) {
 				ackedBefore++
 			}
-			if data, ok := rows[st.Key(id)]; !ok || !bytes.Equal(data, faultPayload(id)) {
+			if data, ok := rows[st.Key(id)]; !ok || !bytes.Equal(data, payloadOf(id)) {
 				missing++
 				if missing <= 5 {
 					t.Errorf("acknowledged Set of %q is not in the table after the restart", id)
@@ -361,12 +343,12 @@ func faultRestartUnderLoad(t *testing.T, in *faultInstance, driver string) {
 	}
 }
 
-// faultPrunerOutage runs the background pruner through an outage: it logs
+// prunerOutage runs the background pruner through an outage: it logs
 // the failed sweeps and sweeps again once the server is back.
-func faultPrunerOutage(t *testing.T, in *faultInstance, driver string) {
+func prunerOutage(t *testing.T, in *privateServer, driver string) {
 	db := testdb.OpenDSN(t, driver, in.dsnURL)
 	table := testdb.Table(t, db)
-	logs := &faultLogs{}
+	logs := &errorLogs{}
 	ctx := context.Background()
 	st, err := sqlstore.New(ctx, db, sqlstore.WithTable(table),
 		sqlstore.WithPruneInterval(100*time.Millisecond), sqlstore.WithLogger(slog.New(logs)))
@@ -385,7 +367,7 @@ func faultPrunerOutage(t *testing.T, in *faultInstance, driver string) {
 			id := fmt.Sprintf("%s-%d", prefix, i)
 			// The pool may still hold connections from before the outage:
 			// retry each Set for a while.
-			if !faultWait(10*time.Second, func() bool {
+			if !pollUntil(10*time.Second, func() bool {
 				cctx, cancel := context.WithTimeout(ctx, time.Second)
 				defer cancel()
 				return st.Set(cctx, id, []byte("x"), past) == nil
@@ -405,19 +387,19 @@ func faultPrunerOutage(t *testing.T, in *faultInstance, driver string) {
 	}
 
 	addExpired("before")
-	if !faultWait(15*time.Second, func() bool { return expired() == 0 }) {
+	if !pollUntil(15*time.Second, func() bool { return expired() == 0 }) {
 		t.Fatalf("the pruner did not sweep before the outage: %d expired rows left", expired())
 	}
 	in.run(t, "stop")
 	tDown := time.Now()
-	if !faultWait(15*time.Second, func() bool { return len(logs.errors()) >= 2 }) {
+	if !pollUntil(15*time.Second, func() bool { return len(logs.errors()) >= 2 }) {
 		t.Fatalf("the pruner logged %d errors during the outage, want 2 or more", len(logs.errors()))
 	}
 	in.run(t, "start")
 	tBack := time.Now()
 	failedSweeps := len(logs.errors())
 	addExpired("after")
-	if !faultWait(15*time.Second, func() bool { return expired() == 0 }) {
+	if !pollUntil(15*time.Second, func() bool { return expired() == 0 }) {
 		t.Fatalf("the pruner did not sweep after the outage: %d expired rows left", expired())
 	}
 	resumed := time.Since(tBack)
@@ -429,42 +411,10 @@ func faultPrunerOutage(t *testing.T, in *faultInstance, driver string) {
 		in.kind, driver, tBack.Sub(tDown).Round(time.Millisecond), failedSweeps, errs[0], resumed.Round(time.Millisecond))
 }
 
-// faultOp is one call of the store's API under a context.
-type faultOp struct {
-	name string
-	call func(ctx context.Context) error
-}
-
-// faultOps lists every call that takes a context: the store's methods and
-// New itself (over db with opts).
-func faultOps(st *sqlstore.Store, db *sql.DB, opts ...sqlstore.Option) []faultOp {
-	const id = "fault-ctx-id"
-	return []faultOp{
-		{"Get", func(ctx context.Context) error { _, _, err := st.Get(ctx, id); return err }},
-		{"Set", func(ctx context.Context) error { return st.Set(ctx, id, []byte("x"), time.Time{}) }},
-		{"Touch", func(ctx context.Context) error { return st.Touch(ctx, id, time.Now().Add(48*time.Hour)) }},
-		{"Delete", func(ctx context.Context) error { return st.Delete(ctx, id) }},
-		{"Count", func(ctx context.Context) error { _, err := st.Count(ctx); return err }},
-		{"Range", func(ctx context.Context) error {
-			return st.Range(ctx, func(string, []byte, time.Time) bool { return true })
-		}},
-		{"Clear", func(ctx context.Context) error { return st.Clear(ctx) }},
-		{"Prune", func(ctx context.Context) error { _, err := st.Prune(ctx); return err }},
-		{"Stats", func(ctx context.Context) error { _, err := st.Stats(ctx); return err }},
-		{"New", func(ctx context.Context) error {
-			s, err := sqlstore.New(ctx, db, opts...)
-			if err == nil {
-				s.Close()
-			}
-			return err
-		}},
-	}
-}
-
-// faultCheckOps runs every op with a context that times out after d and
-// checks that each returns the context's error within d plus faultSlack. It
+// checkOperationsTimeOut runs every op with a context that times out after d and
+// checks that each returns the context's error within d plus serverSlack. It
 // returns the slowest return.
-func faultCheckOps(t *testing.T, ops []faultOp, d time.Duration) time.Duration {
+func checkOperationsTimeOut(t *testing.T, ops []timedOperation, d time.Duration) time.Duration {
 	t.Helper()
 	var slowest time.Duration
 	for _, op := range ops {
@@ -475,9 +425,9 @@ func faultCheckOps(t *testing.T, ops []faultOp, d time.Duration) time.Duration {
 		var err error
 		select {
 		case err = <-done:
-		case <-time.After(d + faultSlack + 30*time.Second):
+		case <-time.After(d + serverSlack + 30*time.Second):
 			cancel()
-			t.Fatalf("%s did not return %v after its %v deadline", op.name, faultSlack+30*time.Second, d)
+			t.Fatalf("%s did not return %v after its %v deadline", op.name, serverSlack+30*time.Second, d)
 		}
 		took := time.Since(start)
 		cancel()
@@ -485,23 +435,23 @@ func faultCheckOps(t *testing.T, ops []faultOp, d time.Duration) time.Duration {
 		switch {
 		case !errors.Is(err, context.DeadlineExceeded):
 			t.Errorf("%s with a %v deadline against a stalled server = %v, want context.DeadlineExceeded", op.name, d, err)
-		case took > d+faultSlack:
+		case took > d+serverSlack:
 			t.Errorf("%s took %v with a %v deadline", op.name, took, d)
 		}
 	}
 	return slowest
 }
 
-// faultHung stops the server with SIGSTOP under an open store: every call
+// hungServer stops the server with SIGSTOP under an open store: every call
 // must end with its context's deadline, and the store must work again once
 // the server resumes. lib/pq is not tested here: on a context's end it sends
 // the server a cancel request and waits for the query to end, which a
 // stopped server never does (pgx and go-sql-driver/mysql close the socket).
-func faultHung(t *testing.T, in *faultInstance, driver string) {
+func hungServer(t *testing.T, in *privateServer, driver string) {
 	db := testdb.OpenDSN(t, driver, in.dsnURL)
 	table := testdb.Table(t, db)
 	ctx := context.Background()
-	opts := []sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0), sqlstore.WithLogger(faultQuiet)}
+	opts := []sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0), sqlstore.WithLogger(quietLogger)}
 	st, err := sqlstore.New(ctx, db, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -519,12 +469,12 @@ func faultHung(t *testing.T, in *faultInstance, driver string) {
 		}
 	}()
 	const d = 300 * time.Millisecond
-	slowest := faultCheckOps(t, faultOps(st, db, opts...), d)
+	slowest := checkOperationsTimeOut(t, everyOperation(st, db, opts...), d)
 	in.run(t, "resume")
 	paused = false
 
 	start := time.Now()
-	if !faultWait(20*time.Second, func() bool {
+	if !pollUntil(20*time.Second, func() bool {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		_, found, err := st.Get(cctx, "warm")
@@ -593,7 +543,7 @@ func TestFaultBlackhole(t *testing.T) {
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("New = %v, want context.DeadlineExceeded", err)
 			}
-			if took > d+faultSlack {
+			if took > d+serverSlack {
 				t.Errorf("New took %v with a %v deadline", took, d)
 			}
 			t.Logf("figures: blackhole %s: New ended in %v with a %v deadline: %v", c.driver, took.Round(time.Millisecond), d, err)
@@ -614,13 +564,13 @@ func TestFaultContext(t *testing.T) {
 			admin := testdb.OpenDSN(t, kind, dsnURL)
 			table := testdb.Table(t, admin)
 			ctx := context.Background()
-			opts := []sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0), sqlstore.WithLogger(faultQuiet)}
+			opts := []sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0), sqlstore.WithLogger(quietLogger)}
 			st, err := sqlstore.New(ctx, db, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			ops := faultOps(st, db, opts...)
+			ops := everyOperation(st, db, opts...)
 
 			t.Run("Cancelled", func(t *testing.T) {
 				cctx, cancel := context.WithCancel(ctx)
@@ -633,16 +583,16 @@ func TestFaultContext(t *testing.T) {
 			})
 
 			t.Run("DeadlineWhileLocked", func(t *testing.T) {
-				blocked, unlock := faultLockTable(t, admin, st)
+				blocked, unlock := lockWholeTable(t, admin, st)
 				defer unlock()
-				var lockedOps []faultOp
+				var lockedOps []timedOperation
 				for _, op := range ops {
 					if blocked[op.name] {
 						lockedOps = append(lockedOps, op)
 					}
 				}
 				const d = 300 * time.Millisecond
-				slowest := faultCheckOps(t, lockedOps, d)
+				slowest := checkOperationsTimeOut(t, lockedOps, d)
 				var names []string
 				for _, op := range lockedOps {
 					names = append(names, op.name)
@@ -654,10 +604,10 @@ func TestFaultContext(t *testing.T) {
 	}
 }
 
-// faultLockTable makes another connection hold a lock that blocks the
+// lockWholeTable makes another connection hold a lock that blocks the
 // store's calls on the table, and returns the names of the calls it blocks
 // and the function that releases it.
-func faultLockTable(t *testing.T, admin *sql.DB, st *sqlstore.Store) (blocked map[string]bool, unlock func()) {
+func lockWholeTable(t *testing.T, admin *sql.DB, st *sqlstore.Store) (blocked map[string]bool, unlock func()) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := admin.Conn(ctx)
@@ -701,35 +651,6 @@ func faultLockTable(t *testing.T, admin *sql.DB, st *sqlstore.Store) (blocked ma
 	}
 }
 
-// faultFillExpired inserts n expired rows straight into the store's table,
-// 500 to a statement.
-func faultFillExpired(t *testing.T, db *sql.DB, st *sqlstore.Store, n int) {
-	t.Helper()
-	var past string
-	switch st.Dialect().Name() {
-	case "postgres":
-		past = "'2000-01-01 00:00:00+00'"
-	case "mysql":
-		past = "'2000-01-01 00:00:00'"
-	default:
-		past = "946684800000" // SQLite: Unix milliseconds
-	}
-	tb := st.Table()
-	for i := 0; i < n; {
-		var b strings.Builder
-		fmt.Fprintf(&b, "INSERT INTO %s (%s, %s, %s) VALUES ", tb.Qualified(), tb.ID, tb.Data, tb.Expiry)
-		for j := 0; j < 500 && i < n; j, i = j+1, i+1 {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "('%064x', '', %s)", i, past)
-		}
-		if _, err := db.ExecContext(context.Background(), b.String()); err != nil {
-			t.Fatalf("filling expired rows: %v", err)
-		}
-	}
-}
-
 // TestFaultCloseDuringSweep closes a store while a long sweep (many expired
 // rows, a batch size of 5) is in flight, started by Prune or by the
 // background pruner: Close cancels it and returns promptly.
@@ -757,11 +678,11 @@ func TestFaultCloseDuringSweep(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					faultFillExpired(t, db, setup, rows)
+					fillExpired(t, db, setup, rows)
 					setup.Close()
 
 					st, err := sqlstore.New(ctx, db, sqlstore.WithTable(table), sqlstore.WithPruneBatchSize(5),
-						sqlstore.WithPruneInterval(interval), sqlstore.WithLogger(faultQuiet))
+						sqlstore.WithPruneInterval(interval), sqlstore.WithLogger(quietLogger))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -770,7 +691,7 @@ func TestFaultCloseDuringSweep(t *testing.T) {
 					var afterClose atomic.Int64 // batches of Prune that ended after Close began
 					if background {
 						// Wait until the background sweep has deleted something.
-						if !faultWait(30*time.Second, func() bool { return countRows(t, db, st.Table().Qualified()) < rows }) {
+						if !pollUntil(30*time.Second, func() bool { return countRows(t, db, st.Table().Qualified()) < rows }) {
 							st.Close()
 							t.Fatal("the background sweep did not start")
 						}

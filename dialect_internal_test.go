@@ -1,14 +1,10 @@
 package sqlstore
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	mysqldriver "github.com/go-sql-driver/mysql"
 )
 
 // Unit tests of the unexported helpers. The expected values are written out
@@ -116,55 +112,6 @@ func TestUnitTruncMilli(t *testing.T) {
 	}
 }
 
-type unitStateErr string
-
-func (e unitStateErr) Error() string    { return "state " + string(e) }
-func (e unitStateErr) SQLState() string { return string(e) }
-
-// unitMySQLErr has the shape of go-sql-driver/mysql's error, not its type.
-type unitMySQLErr struct {
-	Number  uint16
-	Message string
-}
-
-func (e *unitMySQLErr) Error() string { return fmt.Sprintf("Error %d: %s", e.Number, e.Message) }
-
-type unitNumberInt struct{ Number int }
-
-func (e unitNumberInt) Error() string { return "number" }
-
-func TestUnitTransient(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want bool
-	}{
-		{unitStateErr("40001"), true},
-		{unitStateErr("40P01"), true},
-		{unitStateErr("23505"), false},
-		{unitStateErr("57014"), false},
-		{&mysqldriver.MySQLError{Number: 1213, Message: "Deadlock found"}, true},
-		{&mysqldriver.MySQLError{Number: 1062, Message: "Duplicate entry"}, false},
-		{&mysqldriver.MySQLError{Number: 1205, Message: "Lock wait timeout"}, false},
-		{fmt.Errorf("exec: %w", &mysqldriver.MySQLError{Number: 1213}), true},
-		{&unitMySQLErr{Number: 1213, Message: "Deadlock found"}, false}, // the same fields, another type
-		{(*mysqldriver.MySQLError)(nil), false},
-		{fmt.Errorf("a: %w", fmt.Errorf("b: %w", unitStateErr("40001"))), true},
-		{unitNumberInt{Number: 1213}, false}, // a signed Number is not the MySQL driver's
-		{errors.New("40001"), false},
-		{nil, false},
-	} {
-		if tc.err == nil {
-			if transient(nil) {
-				t.Error("transient(nil) = true")
-			}
-			continue
-		}
-		if got := transient(tc.err); got != tc.want {
-			t.Errorf("transient(%T %v) = %v, want %v", tc.err, tc.err, got, tc.want)
-		}
-	}
-}
-
 func TestUnitTimeCodecs(t *testing.T) {
 	kolkata := time.FixedZone("IST", 5*3600+1800)
 	in := time.Date(2024, 3, 6, 15, 0, 0, 987000000, kolkata) // 09:30:00.987 UTC
@@ -235,50 +182,6 @@ func TestUnitTimeCodecs(t *testing.T) {
 			if err != nil || !got.Equal(tt) {
 				t.Errorf("%s: DecodeTime(EncodeTime(%v)) = %v, %v", d.Name(), tt, got, err)
 			}
-		}
-	}
-}
-
-func TestUnitcheckID(t *testing.T) {
-	for _, id := range []string{"a", " ", "~", strings.Repeat("x", 255), "abc-_.~!@#$%^&*()+={}[]|\\:;\"'<>,?/ `"} {
-		if err := checkID(id); err != nil {
-			t.Errorf("checkID(%q) = %v, want nil", id, err)
-		}
-	}
-	for _, tc := range []struct{ id, want string }{
-		{"", "empty"},
-		{strings.Repeat("x", 256), "256 bytes, more than 255"},
-		{"a\x00", "byte 0x00 at 1"},
-		{"\x1f", "byte 0x1f at 0"},
-		{"ab\x7f", "byte 0x7f at 2"},
-		{"tab\there", "byte 0x09 at 3"},
-		{"line\n", "byte 0x0a at 4"},
-		{"sessão", "byte 0xc3 at 4"},
-		{"\x80", "byte 0x80 at 0"},
-	} {
-		err := checkID(tc.id)
-		if !errors.Is(err, ErrInvalidID) || !strings.Contains(fmt.Sprint(err), tc.want) {
-			t.Errorf("checkID(%q) = %v, want ErrInvalidID saying %q", tc.id, err, tc.want)
-		}
-	}
-}
-
-func TestUnitTooLarge(t *testing.T) {
-	for _, tc := range []struct {
-		err  error
-		want bool
-	}{
-		{&mysqldriver.MySQLError{Number: 8025, Message: "entry too large, the max entry size is 6291456"}, true}, // TiDB
-		{&mysqldriver.MySQLError{Number: 1153, Message: "Got a packet bigger than 'max_allowed_packet' bytes"}, true},
-		{fmt.Errorf("exec: %w", &mysqldriver.MySQLError{Number: 8025}), true},
-		{unitStateErr("54000"), true}, // PostgreSQL program_limit_exceeded
-		{&mysqldriver.MySQLError{Number: 1213}, false},
-		{&unitMySQLErr{Number: 8025}, false},
-		{unitStateErr("40001"), false},
-		{errors.New("entry too large"), false},
-	} {
-		if got := tooLarge(tc.err); got != tc.want {
-			t.Errorf("tooLarge(%T %v) = %v, want %v", tc.err, tc.err, got, tc.want)
 		}
 	}
 }

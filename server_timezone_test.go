@@ -14,21 +14,21 @@ import (
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
 
-// relTZChild is set, to the TZ it runs under, in the child processes of
+// tzChildEnv is set, to the TZ it runs under, in the child processes of
 // TestTimeZoneProcess.
-const relTZChild = "SQLSTORE_TEST_TZ_CHILD"
+const tzChildEnv = "SQLSTORE_TEST_TZ_CHILD"
 
-// relTZVariant is one way of connecting: DSN parameters that change the
+// tzVariant is one way of connecting: DSN parameters that change the
 // database session's time zone (and, for MySQL, parseTime and loc), and the
 // query and value that prove the change took effect.
-type relTZVariant struct {
+type tzVariant struct {
 	kind, name string
 	params     map[string]string
 	check      string // a query selecting the session's time zone
 	want       string
 }
 
-var relTZVariants = []relTZVariant{
+var tzVariants = []tzVariant{
 	{kind: "sqlite", name: "default"},
 	{kind: "postgres", name: "default", check: "SHOW TimeZone"},
 	{kind: "postgres", name: "timezone=Pacific/Chatham", params: map[string]string{"timezone": "Pacific/Chatham"}, check: "SHOW TimeZone", want: "Pacific/Chatham"},
@@ -42,8 +42,8 @@ var relTZVariants = []relTZVariant{
 	{kind: "mysql", name: "time_zone=-12:00,loc=America/St_Johns", params: map[string]string{"time_zone": "'-12:00'", "loc": "America/St_Johns"}, check: "SELECT @@session.time_zone", want: "-12:00"},
 }
 
-// relLoc loads a zone or fails the test.
-func relLoc(t testing.TB, name string) *time.Location {
+// loadLocation loads a zone or fails the test.
+func loadLocation(t testing.TB, name string) *time.Location {
 	t.Helper()
 	loc, err := time.LoadLocation(name)
 	if err != nil {
@@ -58,17 +58,17 @@ func relLoc(t testing.TB, name string) *time.Location {
 // not at E, Count, Range and Stats agree, Range returns E exactly, the stored
 // value is E, Touch and Prune are exact, and Touch never revives it.
 func TestTimeZone(t *testing.T) {
-	if tz := os.Getenv(relTZChild); tz != "" {
+	if tz := os.Getenv(tzChildEnv); tz != "" {
 		// Prove the process really runs in tz.
 		now := time.Now()
 		_, got := now.Zone()
-		_, want := now.In(relLoc(t, tz)).Zone()
+		_, want := now.In(loadLocation(t, tz)).Zone()
 		if got != want {
 			t.Fatalf("TZ=%s: time.Local is at offset %d, want %d", tz, got, want)
 		}
 		t.Logf("process time zone %s: offset %+d s", tz, got)
 	}
-	for _, v := range relTZVariants {
+	for _, v := range tzVariants {
 		t.Run(v.kind+"/"+v.name, func(t *testing.T) {
 			t.Parallel()
 			dsnKind := v.kind
@@ -83,7 +83,7 @@ func TestTimeZone(t *testing.T) {
 			db.SetMaxOpenConns(4)
 			if v.check != "" {
 				var zone string
-				if err := db.QueryRowContext(relCtx(t), v.check).Scan(&zone); err != nil {
+				if err := db.QueryRowContext(testContext(t), v.check).Scan(&zone); err != nil {
 					t.Fatalf("%s: %v", v.check, err)
 				}
 				if v.want != "" && zone != v.want {
@@ -91,22 +91,22 @@ func TestTimeZone(t *testing.T) {
 				}
 				t.Logf("session time zone %s", zone)
 			}
-			relTZExact(t, v.kind, db, testdb.Table(t, db))
+			checkTZExact(t, v.kind, db, testdb.Table(t, db))
 		})
 	}
 }
 
-// relTZExact runs the exactness checks on one pool.
-func relTZExact(t *testing.T, kind string, db *sql.DB, table string) {
-	kathmandu, stJohns := relLoc(t, "Asia/Kathmandu"), relLoc(t, "America/St_Johns")
+// checkTZExact runs the exactness checks on one pool.
+func checkTZExact(t *testing.T, kind string, db *sql.DB, table string) {
+	kathmandu, stJohns := loadLocation(t, "Asia/Kathmandu"), loadLocation(t, "America/St_Johns")
 	// E is the last millisecond before St. John's moves its clocks forward
 	// (and carries sub-millisecond digits the store must drop); the clock
 	// reads in Kathmandu.
 	e := time.Date(2031, 3, 9, 1, 59, 59, 999_654_321, stJohns)
 	em := e.Truncate(time.Millisecond)
 	clock := testdb.NewClock(e.Add(-2 * time.Hour).In(kathmandu))
-	s := relNew(t, db, table, sqlstore.WithClock(clock.Now), sqlstore.WithTouchThreshold(0))
-	ctx := relCtx(t)
+	s := newTestStore(t, db, table, sqlstore.WithClock(clock.Now), sqlstore.WithTouchThreshold(0))
+	ctx := testContext(t)
 	const id = "tz-session"
 
 	// expect checks every reading of the table at now.
@@ -200,7 +200,7 @@ func relTZExact(t *testing.T, kind string, db *sql.DB, table string) {
 // and the conformance suite there: both must pass in each. time.Local is
 // global, so a child process is the only honest way to change it.
 func TestTimeZoneProcess(t *testing.T) {
-	if os.Getenv(relTZChild) != "" {
+	if os.Getenv(tzChildEnv) != "" {
 		t.Skip("already a time zone child")
 	}
 	if testing.Short() {
@@ -211,12 +211,12 @@ func TestTimeZoneProcess(t *testing.T) {
 	for _, tz := range []string{"UTC", "Asia/Kolkata", "America/St_Johns"} {
 		t.Run(strings.ReplaceAll(tz, "/", "_"), func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^(TestTimeZone|TestConformance)$", "-test.count=1", "-test.timeout=3m", "-test.v")
-			cmd.Env = append(os.Environ(), "TZ="+tz, relTZChild+"="+tz)
+			cmd.Env = append(os.Environ(), "TZ="+tz, tzChildEnv+"="+tz)
 			out, err := cmd.CombinedOutput()
 			passes := strings.Count(string(out), "--- PASS")
 			skips := strings.Count(string(out), "--- SKIP")
 			if err != nil || !strings.Contains(string(out), "\nPASS\n") {
-				t.Fatalf("TZ=%s: %v\n%s", tz, err, relTail(string(out), 60))
+				t.Fatalf("TZ=%s: %v\n%s", tz, err, lastLines(string(out), 60))
 			}
 			if testdb.InCI() && skips > 0 {
 				t.Errorf("TZ=%s: %d tests skipped under CI", tz, skips)
@@ -226,8 +226,8 @@ func TestTimeZoneProcess(t *testing.T) {
 	}
 }
 
-// relTail returns the last n lines of s, with the failures first.
-func relTail(s string, n int) string {
+// lastLines returns the last n lines of s, with the failures first.
+func lastLines(s string, n int) string {
 	lines := strings.Split(s, "\n")
 	var fails []string
 	for _, l := range lines {

@@ -4,20 +4,24 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/DATA-DOG/go-sqlmock"
 	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
 
-// identHostile are schema, table and column names New must refuse before
+// hostileIdents are schema, table and column names New must refuse before
 // any query runs, whatever the dialect.
-var identHostile = []struct{ why, name string }{
+var hostileIdents = []struct{ why, name string }{
 	{"empty", ""},
 	{"double quote", `sess"ions`},
 	{"closing double quote", `sessions"`},
@@ -87,16 +91,16 @@ var identPositions = []struct {
 }
 
 func TestIdentHostileRejected(t *testing.T) {
-	if len(identHostile) < 25 {
-		t.Fatalf("only %d hostile names", len(identHostile))
+	if len(hostileIdents) < 25 {
+		t.Fatalf("only %d hostile names", len(hostileIdents))
 	}
 	ctx := context.Background()
-	for _, c := range smDialects(t) {
+	for _, c := range mockDialects(t) {
 		t.Run(c.name, func(t *testing.T) {
 			// A mock with no expectations: any query fails with the mock's
 			// own error, which the checks below would see.
-			db, mock := smMock(t)
-			for _, h := range identHostile {
+			db, mock := mockDB(t)
+			for _, h := range hostileIdents {
 				for _, p := range identPositions {
 					_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d), p.opt(h.name))
 					if err == nil {
@@ -106,38 +110,38 @@ func TestIdentHostileRejected(t *testing.T) {
 					if !strings.HasPrefix(err.Error(), "sqlstore: "+p.kind+" name") {
 						t.Errorf("New with %s %q (%s) = %q; want an error about the %s name", p.kind, h.name, h.why, err, p.kind)
 					}
-					smNoQuery(t, "New", err)
+					wantNoQuery(t, "New", err)
 					if _, err := sqlstore.CreateTableSQL(c.d, p.opt(h.name)); err == nil {
 						t.Errorf("CreateTableSQL with %s %q (%s) succeeded", p.kind, h.name, h.why)
 					}
 				}
 			}
-			smMet(t, mock)
+			mockMet(t, mock)
 		})
 	}
 }
 
-// identClock is a store clock the test moves.
-type identClock struct {
+// manualClock is a store clock the test moves.
+type manualClock struct {
 	mu  sync.Mutex
 	now time.Time
 }
 
-func (c *identClock) Now() time.Time {
+func (c *manualClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
-func (c *identClock) Add(d time.Duration) {
+func (c *manualClock) Add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
 }
 
-// identPad pads prefix with s up to exactly n bytes (s is 1 or 2 bytes;
+// padName pads prefix with s up to exactly n bytes (s is 1 or 2 bytes;
 // a 1-byte "x" fills an odd remainder).
-func identPad(prefix, s string, n int) string {
+func padName(prefix, s string, n int) string {
 	for len(prefix)+len(s) <= n {
 		prefix += s
 	}
@@ -147,9 +151,9 @@ func identPad(prefix, s string, n int) string {
 	return prefix
 }
 
-// identOpen makes a store and drops its table when the test ends (after
+// openQuotedStore makes a store and drops its table when the test ends (after
 // Close).
-func identOpen(t *testing.T, db *sql.DB, clk *identClock, opts ...sqlstore.Option) *sqlstore.Store {
+func openQuotedStore(t *testing.T, db *sql.DB, clk *manualClock, opts ...sqlstore.Option) *sqlstore.Store {
 	t.Helper()
 	s, err := sqlstore.New(context.Background(), db, append([]sqlstore.Option{
 		sqlstore.WithClock(clk.Now), sqlstore.WithPruneInterval(0),
@@ -162,21 +166,20 @@ func identOpen(t *testing.T, db *sql.DB, clk *identClock, opts ...sqlstore.Optio
 	return s
 }
 
-// identIndexes returns the names of the non-primary indexes of a table.
-func identIndexes(t *testing.T, kind string, db *sql.DB, schema, table string) []string {
+// catalogIndexes returns the names of the non-primary indexes of a table.
+func catalogIndexes(t *testing.T, kind string, db *sql.DB, schema, table string) []string {
 	t.Helper()
 	var q string
 	var args []any
 	switch kind {
 	case "postgres":
-		q = `SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class c ON c.oid = x.indrelid
-			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = COALESCE($1, current_schema()) AND c.relname = $2 AND NOT x.indisprimary`
+		q = fixtureSQL(t, kind, "index_names")
 		args = []any{sql.NullString{String: schema, Valid: schema != ""}, table}
 	case "mysql":
-		q = `SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ? AND index_name <> 'PRIMARY'`
+		q = fixtureSQL(t, kind, "index_names")
 		args = []any{sql.NullString{String: schema, Valid: schema != ""}, table}
 	default:
-		q = `SELECT name FROM pragma_index_list(?) WHERE origin = 'c'`
+		q = fixtureSQL(t, "sqlite", "index_names")
 		args = []any{table}
 	}
 	rows, err := db.Query(q, args...)
@@ -198,12 +201,12 @@ func identIndexes(t *testing.T, kind string, db *sql.DB, schema, table string) [
 	return names
 }
 
-// identCheckIndex checks that the table has exactly two indexes besides its
+// checkIndexNames checks that the table has exactly two indexes besides its
 // key, its expiry index and its owner index, both named after the table,
 // and returns their names, expiry index first.
-func identCheckIndex(t *testing.T, kind string, db *sql.DB, schema, table string) []string {
+func checkIndexNames(t *testing.T, kind string, db *sql.DB, schema, table string) []string {
 	t.Helper()
-	ix := identIndexes(t, kind, db, schema, table)
+	ix := catalogIndexes(t, kind, db, schema, table)
 	if len(ix) != 2 {
 		t.Fatalf("table %q has indexes %q; want an expiry index and an owner index", table, ix)
 	}
@@ -222,8 +225,8 @@ func identCheckIndex(t *testing.T, kind string, db *sql.DB, schema, table string
 	return ix
 }
 
-// identExercise runs every operation through s on a real database.
-func identExercise(t *testing.T, s *sqlstore.Store, clk *identClock) {
+// exerciseStore runs every operation through s on a real database.
+func exerciseStore(t *testing.T, s *sqlstore.Store, clk *manualClock) {
 	t.Helper()
 	ctx := context.Background()
 	now := clk.Now()
@@ -287,8 +290,8 @@ func TestIdentQuotedNamesEndToEnd(t *testing.T) {
 			t.Parallel()
 			db := testdb.Open(t, kind)
 			ns := createNamespace(t, db, kind, "ns")
-			long := identPad(testdb.Name("t"), "x", 63)
-			longUnicode := identPad(testdb.Name("s"), "é", 63)
+			long := padName(testdb.Name("t"), "x", 63)
+			longUnicode := padName(testdb.Name("s"), "é", 63)
 			hostile := sqlstore.GoldenHostileNames
 			cases := []struct {
 				name         string
@@ -311,16 +314,16 @@ func TestIdentQuotedNamesEndToEnd(t *testing.T) {
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					clk := &identClock{now: time.Now().Truncate(time.Millisecond)}
+					clk := &manualClock{now: time.Now().Truncate(time.Millisecond)}
 					opts := []sqlstore.Option{sqlstore.WithTable(tc.table), sqlstore.WithColumns(tc.id, tc.data, tc.ex)}
 					if tc.schema != "" {
 						opts = append(opts, sqlstore.WithSchema(tc.schema))
 					}
-					s := identOpen(t, db, clk, opts...)
-					identCheckIndex(t, kind, db, tc.schema, tc.table)
-					identExercise(t, s, clk)
+					s := openQuotedStore(t, db, clk, opts...)
+					checkIndexNames(t, kind, db, tc.schema, tc.table)
+					exerciseStore(t, s, clk)
 					// A second New on the existing table runs no DDL and works.
-					s2 := identOpen(t, db, clk, append(opts, sqlstore.WithCreateTable(false))...)
+					s2 := openQuotedStore(t, db, clk, append(opts, sqlstore.WithCreateTable(false))...)
 					if err := s2.Set(context.Background(), "gamma", []byte("g"), time.Time{}); err != nil {
 						t.Errorf("Set through a second store: %v", err)
 					}
@@ -339,16 +342,16 @@ func TestIdentTwoStoresCoexist(t *testing.T) {
 			t.Parallel()
 			db := testdb.Open(t, kind)
 			ctx := context.Background()
-			clk := &identClock{now: time.Now().Truncate(time.Millisecond)}
+			clk := &manualClock{now: time.Now().Truncate(time.Millisecond)}
 			// Two ordinary names, and two 63-byte names alike in their first
 			// 62 bytes, whose index names are shortened.
-			prefix := identPad(testdb.Name("t"), "x", 62)
+			prefix := padName(testdb.Name("t"), "x", 62)
 			tables := []string{testdb.Name("a"), testdb.Name("b"), prefix + "1", prefix + "2"}
 			var stores []*sqlstore.Store
 			indexes := map[string]string{}
 			for _, table := range tables {
-				s := identOpen(t, db, clk, sqlstore.WithTable(table))
-				for _, ix := range identCheckIndex(t, kind, db, "", table) {
+				s := openQuotedStore(t, db, clk, sqlstore.WithTable(table))
+				for _, ix := range checkIndexNames(t, kind, db, "", table) {
 					if other, dup := indexes[ix]; dup {
 						t.Errorf("tables %q and %q share the index name %q", other, table, ix)
 					}
@@ -392,5 +395,119 @@ func TestIdentTwoStoresCoexist(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// hostileLockName is the advisory lock name of the table of the hostile
+// names (sqlstore.GoldenHostileNames).
+const hostileLockName = "sqlstore_3b5ff5099f49f1a8"
+
+// TestMockHostileNames runs New, with WithSchema, WithTable and WithColumns
+// of the hostile names, and every operation: each sends its statement of
+// testdata/golden/*_hostile.sql, and binds the schema and table unquoted
+// where they are values.
+func TestMockHostileNames(t *testing.T) {
+	n := sqlstore.GoldenHostileNames
+	opts := []sqlstore.Option{sqlstore.WithSchema(n.Schema), sqlstore.WithTable(n.Table), sqlstore.WithColumns(n.ID, n.Data, n.Expiry)}
+	for _, c := range mockDialects(t) {
+		t.Run(c.name, func(t *testing.T) {
+			q := func(name string) string { return hostileSQL(t, c.name, name) }
+			create := hostileSQLs(t, c.name, "create_table")
+			db, mock := mockDB(t)
+			// WithSchema: no current-schema query.
+			mock.ExpectQuery(q("columns")).WithArgs(n.Schema, n.Table).WillReturnRows(mockRows("column_name"))
+			mock.ExpectBegin()
+			if lock := q("create_lock"); lock != "" {
+				mock.ExpectExec(lock).WithArgs(hostileLockName).WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			for _, stmt := range create {
+				mock.ExpectExec(stmt).WithoutArgs().WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			mock.ExpectCommit()
+			for _, name := range []string{"get", "set", "touch", "delete"} {
+				mock.ExpectPrepare(q(name))
+			}
+			s := newMockStore(t, c, db, opts...)
+			mockMet(t, mock)
+
+			// CreateTableSQL gives the same statements.
+			if got, err := sqlstore.CreateTableSQL(c.d, opts...); err != nil || strings.Join(got, "\n") != strings.Join(create, "\n") {
+				t.Errorf("CreateTableSQL = %q, %v; want %q", got, err, create)
+			}
+
+			// Every operation sends its statement; the driver's error ends it.
+			boom := errors.New("boom")
+			now, exp, cut := c.at("2024-03-05 10:20:30.123"), c.at("2024-03-05 11:20:30.123"), c.cutoff()
+			mock.ExpectQuery(q("get")).WithArgs(mockKey, now, cut).WillReturnError(boom)
+			mock.ExpectExec(q("set")).WithArgs(mockKey, []byte("x"), exp, nil, now, now, false).WillReturnError(boom)
+			mock.ExpectExec(q("touch")).WithArgs(exp, now, mockKey, now, c.at("2024-03-05 11:20:25.123"), c.at("2024-03-05 11:20:35.123"), cut).WillReturnError(boom)
+			mock.ExpectExec(q("delete")).WithArgs(mockKey).WillReturnError(boom)
+			mock.ExpectQuery(q("count")).WithArgs(now, cut).WillReturnError(boom)
+			mock.ExpectExec(q("clear")).WithoutArgs().WillReturnError(boom)
+			mock.ExpectQuery(q("range")).WithArgs(now, cut).WillReturnError(boom)
+			mock.ExpectQuery(q("stats")).WithArgs(now, cut, now, cut, now, cut).WillReturnError(boom)
+			mock.ExpectQuery(q("table_size")).WithArgs(n.Schema, n.Table).WillReturnError(boom)
+			tryLock, unlock := q("try_lock"), q("unlock")
+			if tryLock != "" {
+				mock.ExpectQuery(tryLock).WithArgs(hostileLockName).WillReturnRows(mockRows("ok").AddRow(c.locked(true)))
+			}
+			mock.ExpectPrepare(q("prune")).WillBeClosed()
+			mock.ExpectExec(q("prune")).WithArgs(now, 1000).WillReturnError(boom)
+			if unlock != "" {
+				mock.ExpectExec(unlock).WithArgs(hostileLockName).WillReturnResult(sqlmock.NewResult(0, 0))
+			}
+			if tryLock != "" { // PruneProgress
+				mock.ExpectQuery(tryLock).WithArgs(hostileLockName).WillReturnError(boom)
+			} else {
+				mock.ExpectPrepare(q("prune")).WillReturnError(boom)
+			}
+			for op, err := range callEveryOperation(context.Background(), s) {
+				if !errors.Is(err, boom) {
+					t.Errorf("%s = %v; want the driver's error after the expected statement", op, err)
+				}
+			}
+			mockMet(t, mock)
+		})
+	}
+}
+
+// wrappingDriver stands for a driver wrapped by another package, as
+// OpenTelemetry's otelsql wraps one: its package is not a driver's.
+type wrappingDriver struct{ driver.Driver }
+
+type wrappingConnector struct {
+	d    wrappingDriver
+	name string
+}
+
+func (c wrappingConnector) Connect(context.Context) (driver.Conn, error) { return c.d.Open(c.name) }
+
+func (c wrappingConnector) Driver() driver.Driver { return c.d }
+
+// TestDetectDialectWrappedDriver: the dialect of a wrapped driver cannot be
+// told; the error says to pass WithDialect, and with it the store works.
+func TestDetectDialectWrappedDriver(t *testing.T) {
+	inner, err := sql.Open("sqlite", "unused")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner.Close()
+	db := sql.OpenDB(wrappingConnector{d: wrappingDriver{inner.Driver()}, name: filepath.Join(t.TempDir(), "wrapped.db")})
+	defer db.Close()
+	ctx := context.Background()
+	_, err = sqlstore.New(ctx, db)
+	if err == nil || !strings.Contains(err.Error(), "WithDialect(sqlstore.SQLite)") || !strings.Contains(err.Error(), "wrappingDriver") {
+		t.Fatalf("New over a wrapped driver = %v, want an error naming the driver and WithDialect", err)
+	}
+	s, err := sqlstore.New(ctx, db, sqlstore.WithDialect(sqlstore.SQLite), sqlstore.WithPruneInterval(0))
+	if err != nil {
+		t.Fatalf("New with WithDialect over a wrapped driver: %v", err)
+	}
+	defer s.Close()
+	if err := s.Set(ctx, "id", []byte("wrapped"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, found, err := s.Get(ctx, "id"); err != nil || !found || string(got) != "wrapped" {
+		t.Fatalf("Get = %q, %v, %v", got, found, err)
 	}
 }
