@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # galera.sh runs a 3-node MariaDB Galera cluster on 127.0.0.1 for
-# galera_test.go, from Debian's packages (mariadb-server, galera-4, rsync;
+# server_galera_test.go, from Debian's packages (mariadb-server, galera-4, rsync;
 # installed with apt-get when absent and the caller is root). Every node has
 # its own directory under $GALERA_DIR (data, socket, pid, logs, my.cnf) and
 # its own ports, and reads no system configuration file: the machine's own

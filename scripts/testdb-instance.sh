@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # testdb-instance.sh starts, stops, pauses and removes a PRIVATE PostgreSQL or
-# MariaDB server for the fault tests (fault_test.go), from the binaries
+# MariaDB server for the fault tests (server_fault_test.go), from the binaries
 # installed on the machine. It never touches the machine's own servers: each
 # instance lives in its own directory, listens on 127.0.0.1 on the port given,
 # and reads no system configuration file.

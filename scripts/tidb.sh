@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tidb.sh builds TiDB's tidb-server from its Go module, runs it as one process
 # with its embedded store (unistore) on 127.0.0.1, and runs the store's
-# TiDB tests (tidb_test.go) against it. CI does not run TiDB (the build takes
+# TiDB tests (server_tidb_test.go) against it. CI does not run TiDB (the build takes
 # about 5 minutes and 2.3 GiB); run this by hand and record the result in the
 # engines table of COMPATIBILITY.md.
 #
