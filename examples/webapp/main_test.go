@@ -346,19 +346,7 @@ func TestRunEncrypted(t *testing.T) {
 		t.Fatalf("run with a malformed SESSION_KEYS = %v", err)
 	}
 	t.Setenv("SESSION_KEYS", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, "127.0.0.1:0", "sessions", out) }()
-	var base string
-	for deadline := time.Now().Add(startTimeout); base == ""; time.Sleep(10 * time.Millisecond) {
-		base = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/`).FindString(out.String())
-		if base == "" && time.Now().After(deadline) {
-			t.Fatalf("no URL printed within %v:\n%s", startTimeout, out)
-		}
-	}
-	client := &http.Client{Timeout: stepTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base, client, stop := runInProcess(t)
 	resp, err := client.PostForm(base+"login", url.Values{"name": {"bob-the-user"}})
 	if err != nil {
 		t.Fatal(err)
@@ -367,10 +355,7 @@ func TestRunEncrypted(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login: status %d, want 303", resp.StatusCode)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run: %v", err)
-	}
+	stop()
 
 	raw, err := sqlstore.Open(t.Context(), "sqlite:"+file) // no keys: reads rows as stored
 	if err != nil {
@@ -395,19 +380,7 @@ func TestRunEncrypted(t *testing.T) {
 func TestRunMetrics(t *testing.T) {
 	t.Setenv("DATABASE_URL", "sqlite:"+filepath.Join(t.TempDir(), "s.db"))
 	t.Setenv("METRICS", "1")
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	out := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, "127.0.0.1:0", "sessions", out) }()
-	var base string
-	for deadline := time.Now().Add(startTimeout); base == ""; time.Sleep(10 * time.Millisecond) {
-		base = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/`).FindString(out.String())
-		if base == "" && time.Now().After(deadline) {
-			t.Fatalf("no URL printed within %v:\n%s", startTimeout, out)
-		}
-	}
-	client := &http.Client{Timeout: stepTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	base, client, stop := runInProcess(t)
 	resp, err := client.PostForm(base+"login", url.Values{"name": {"erin"}})
 	if err != nil {
 		t.Fatal(err)
@@ -429,8 +402,32 @@ func TestRunMetrics(t *testing.T) {
 	if n := vars.SQLStore.Operations["set_owned written"]; n != 1 {
 		t.Errorf("/debug/vars counts %d owned sessions written, want 1 (the login): %v", n, vars.SQLStore.Operations)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run: %v", err)
+	stop()
+}
+
+// runInProcess starts the app with run on a free port, in the environment
+// the test set, and returns its base URL, a client that does not follow
+// redirects, and stop, which shuts the app down and fails the test if run
+// failed.
+func runInProcess(t *testing.T) (base string, client *http.Client, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, "127.0.0.1:0", "sessions", out) }()
+	for deadline := time.Now().Add(startTimeout); base == ""; time.Sleep(10 * time.Millisecond) {
+		base = regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+/`).FindString(out.String())
+		if base == "" && time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no URL printed within %v:\n%s", startTimeout, out)
+		}
+	}
+	client = &http.Client{Timeout: stepTimeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return base, client, func() {
+		t.Helper()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("run: %v", err)
+		}
 	}
 }
