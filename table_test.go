@@ -389,14 +389,7 @@ func TestMockNewErrors(t *testing.T) {
 		t.Run(c.name+"/create-denied", func(t *testing.T) {
 			db, mock := mockDB(t)
 			denied := &sqlStateError{"42501"}
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("s").AddRow(c.schema))
-			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(mockRows("c"))
-			mock.ExpectBegin()
-			if c.createLock != "" {
-				mock.ExpectExec(c.createLock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
-			}
-			mock.ExpectExec(c.create[0]).WithoutArgs().WillReturnError(denied)
-			mock.ExpectRollback()
+			c.expectCreateFails(mock, denied)
 			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
 			if !errors.Is(err, denied) {
 				t.Errorf("New = %v; want it to wrap the driver's error", err)
@@ -412,14 +405,7 @@ func TestMockNewErrors(t *testing.T) {
 			// Not a privilege error: no hint about roles, only what failed.
 			db, mock := mockDB(t)
 			full := &sqlStateError{"53100"}
-			mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("s").AddRow(c.schema))
-			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(mockRows("c"))
-			mock.ExpectBegin()
-			if c.createLock != "" {
-				mock.ExpectExec(c.createLock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
-			}
-			mock.ExpectExec(c.create[0]).WithoutArgs().WillReturnError(full)
-			mock.ExpectRollback()
+			c.expectCreateFails(mock, full)
 			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
 			if !errors.Is(err, full) || !strings.HasPrefix(err.Error(), "sqlstore: creating table "+c.schema+".sessions: ") ||
 				strings.Contains(err.Error(), "role") {
@@ -799,4 +785,17 @@ func TestUpgradeRebuildsInvalidIndex(t *testing.T) {
 	if got := indexNames(t, "postgres", db, table); len(got) != 2 {
 		t.Fatalf("indexes after New: %q; want both valid", got)
 	}
+}
+
+// expectCreateFails expects New on a missing table, with the default names,
+// whose first CREATE fails with err and is rolled back.
+func (c mockDialect) expectCreateFails(mock sqlmock.Sqlmock, err error) {
+	mock.ExpectQuery(c.schemaQ).WithoutArgs().WillReturnRows(mockRows("s").AddRow(c.schema))
+	mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(mockRows("c"))
+	mock.ExpectBegin()
+	if c.createLock != "" {
+		mock.ExpectExec(c.createLock).WithArgs(c.lockName).WillReturnResult(sqlmock.NewResult(0, 0))
+	}
+	mock.ExpectExec(c.create[0]).WithoutArgs().WillReturnError(err)
+	mock.ExpectRollback()
 }
