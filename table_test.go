@@ -212,20 +212,9 @@ func TestSchemaUpgradeFiles(t *testing.T) {
 			// Create the previous version's table, renamed to one of the
 			// test's own, with a session in it; then run the file on it, one
 			// statement at a time, outside any transaction.
-			db := testdb.Open(t, kind)
-			table := testdb.Table(t, db)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			rename := func(stmt string) string { return strings.ReplaceAll(stmt, "sessions", table) }
-			for _, stmt := range schemaPrevious[kind] {
-				if _, err := db.ExecContext(ctx, rename(stmt)); err != nil {
-					t.Fatalf("%s: %v", rename(stmt), err)
-				}
-			}
-			sum := sha256.Sum256([]byte("old-id"))
-			if _, err := db.ExecContext(ctx, rename(schemaOldRow[kind]), hex.EncodeToString(sum[:]), []byte("old data")); err != nil {
-				t.Fatal(err)
-			}
+			db, table, rename := previousVersionTable(ctx, t, kind)
 			for _, stmt := range got {
 				if _, err := db.ExecContext(ctx, rename(stmt)); err != nil {
 					t.Fatalf("%s: %v", rename(stmt), err)
@@ -267,20 +256,9 @@ func TestSchemaUpgradeByNew(t *testing.T) {
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			db := testdb.Open(t, kind)
-			table := testdb.Table(t, db)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			rename := func(stmt string) string { return strings.ReplaceAll(stmt, "sessions", table) }
-			for _, stmt := range schemaPrevious[kind] {
-				if _, err := db.ExecContext(ctx, rename(stmt)); err != nil {
-					t.Fatalf("%s: %v", rename(stmt), err)
-				}
-			}
-			sum := sha256.Sum256([]byte("old-id"))
-			if _, err := db.ExecContext(ctx, rename(schemaOldRow[kind]), hex.EncodeToString(sum[:]), []byte("old data")); err != nil {
-				t.Fatal(err)
-			}
+			db, table, _ := previousVersionTable(ctx, t, kind)
 			opts := []sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0)}
 			_, err := sqlstore.New(ctx, db, append(opts, sqlstore.WithCreateTable(false))...)
 			if err == nil || !strings.Contains(err.Error(), "predates the columns owner, created, updated, ended") || !strings.Contains(err.Error(), "schema/"+kind+"_upgrade.sql") {
@@ -798,4 +776,25 @@ func (c mockDialect) expectCreateFails(mock sqlmock.Sqlmock, err error) {
 	}
 	mock.ExpectExec(c.create[0]).WithoutArgs().WillReturnError(err)
 	mock.ExpectRollback()
+}
+
+// previousVersionTable creates, under a table name of the test's own, the
+// previous version's table with one session in it ("old-id", "old data"),
+// and returns the pool, the table and the function that renames a
+// statement's "sessions" to that table.
+func previousVersionTable(ctx context.Context, t *testing.T, kind string) (*sql.DB, string, func(string) string) {
+	t.Helper()
+	db := testdb.Open(t, kind)
+	table := testdb.Table(t, db)
+	rename := func(stmt string) string { return strings.ReplaceAll(stmt, "sessions", table) }
+	for _, stmt := range schemaPrevious[kind] {
+		if _, err := db.ExecContext(ctx, rename(stmt)); err != nil {
+			t.Fatalf("%s: %v", rename(stmt), err)
+		}
+	}
+	sum := sha256.Sum256([]byte("old-id"))
+	if _, err := db.ExecContext(ctx, rename(schemaOldRow[kind]), hex.EncodeToString(sum[:]), []byte("old data")); err != nil {
+		t.Fatal(err)
+	}
+	return db, table, rename
 }
