@@ -35,8 +35,10 @@ const (
 func benchStore(b *testing.B, kind string) (*sqlstore.Store, []string, []byte) {
 	b.Helper()
 	db := testdb.Open(b, kind)
-	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
+	if kind != "sqlite" { // SQLite's pool has no limit, as Open leaves it (LocalReader)
+		db.SetMaxOpenConns(16)
+	}
 	ctx := context.Background()
 	s, err := sqlstore.New(ctx, db, sqlstore.WithTable(testdb.Table(b, db)), sqlstore.WithPruneInterval(0))
 	if err != nil {
@@ -150,6 +152,54 @@ func BenchmarkStore(b *testing.B) {
 						}
 						if err != nil {
 							b.Error(err)
+							return
+						}
+					}
+				})
+			})
+		})
+	}
+}
+
+// BenchmarkSQLiteGet reads with the context of an HTTP request (one that
+// can be cancelled), from one goroutine and from 16, through a store on a
+// pool without a limit, as Open makes it, where Get's lookup runs without
+// per-query cancellation (LocalReader), and through the same store while
+// SetMaxOpenConns(16) limits the pool, where it keeps it. A regression of
+// the local path shows as the two converging:
+//
+//	go test -run '^$' -bench SQLiteGet -benchmem -count 6
+func BenchmarkSQLiteGet(b *testing.B) {
+	s, ids, _ := benchStore(b, "sqlite")
+	for _, pool := range []struct {
+		name string
+		max  int
+	}{{"local", 0}, {"limited-pool", 16}} {
+		s.DB().SetMaxOpenConns(pool.max)
+		if s.LocalGet() != (pool.max == 0) {
+			b.Fatalf("%s: LocalGet = %v", pool.name, s.LocalGet())
+		}
+		b.Run(pool.name, func(b *testing.B) {
+			b.Run("1", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					ctx, cancel := context.WithCancel(context.Background())
+					if _, found, err := s.Get(ctx, ids[i%len(ids)]); err != nil || !found {
+						b.Fatalf("Get: found %v, err %v", found, err)
+					}
+					cancel()
+				}
+			})
+			b.Run("16", func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetParallelism(8) // 16 goroutines on 2 CPUs
+				b.RunParallel(func(pb *testing.PB) {
+					for i := 0; pb.Next(); i++ {
+						ctx, cancel := context.WithCancel(context.Background())
+						_, found, err := s.Get(ctx, ids[i%len(ids)])
+						cancel()
+						if err != nil || !found {
+							b.Errorf("Get: found %v, err %v", found, err)
 							return
 						}
 					}

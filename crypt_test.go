@@ -301,6 +301,7 @@ func TestMockEncryption(t *testing.T) {
 			c.expectCatalog(mock, true)
 			mock.ExpectQuery(newest).WithArgs(10).WillReturnRows(mockRows("token", "data").
 				AddRow("a", []byte("plaintext")).AddRow(mockKey, old.Seal(mockKey, []byte("x"))))
+			c.expectLocalReads(mock, c.schema)
 			for _, p := range []string{c.get, c.set, c.touch, c.del} {
 				mock.ExpectPrepare(p)
 			}

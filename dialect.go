@@ -155,6 +155,22 @@ type SerialWriter interface {
 	SerialWrites() bool
 }
 
+// LocalReader is an optional interface of a Dialect whose database runs in
+// the application's process and can serve a lookup by primary key without
+// waiting on any other connection, as SQLite does in WAL mode, where readers
+// never wait for the writer. When LocalReads says so in New, and while the
+// pool has no SetMaxOpenConns limit (so that no connection is waited for
+// either), [Store.Get] runs its lookup without the per-query cancellation of
+// database/sql and the driver, which costs each query a goroutine in both:
+// it checks its context before the lookup and after it instead, and so still
+// returns the context's error once the context has ended, within one
+// lookup. Every other read and every write keeps full cancellation.
+type LocalReader interface {
+	// LocalReads returns a query selecting one boolean: whether a lookup by
+	// primary key in the schema waits on no other connection. Args: schema.
+	LocalReads() string
+}
+
 // Table names the session table for a Dialect. Every identifier is already
 // validated and quoted by the dialect's QuoteIdent.
 type Table struct {

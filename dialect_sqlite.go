@@ -22,6 +22,13 @@ func (sqlite) Name() string { return "sqlite" }
 // SerialWrites is true: SQLite takes one writer at a time (see SerialWriter).
 func (sqlite) SerialWrites() bool { return true }
 
+// LocalReads is true in WAL mode, where a reader waits for no writer and no
+// checkpoint (see LocalReader). In the other journal modes a reader can wait
+// in the busy handler for a writer, so there Get keeps cancellation.
+func (sqlite) LocalReads() string {
+	return `SELECT journal_mode = 'wal' FROM pragma_journal_mode WHERE schema = ?1`
+}
+
 func (sqlite) QuoteIdent(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }

@@ -424,6 +424,7 @@ func TestMockHostileNames(t *testing.T) {
 				mock.ExpectExec(stmt).WithoutArgs().WillReturnResult(sqlmock.NewResult(0, 0))
 			}
 			mock.ExpectCommit()
+			c.expectLocalReads(mock, n.Schema)
 			for _, name := range []string{"get", "set", "touch", "delete"} {
 				mock.ExpectPrepare(q(name))
 			}

@@ -8,52 +8,17 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+
+	"github.com/go-sqlstore/sqlstore/internal/req"
 )
 
-// The bind values of each statement a request runs, in the order the Dialect
-// method of that statement documents. Each values method is the one place
-// that order is written down; both ways of running a statement use it.
-
-// getArgs are the bind values of Dialect.Get.
-type getArgs struct {
-	key         string
-	now, cutoff any
-}
-
-func (a getArgs) values() []any { return []any{a.key, a.now, a.cutoff} }
-
-// setArgs are the bind values of Dialect.Set. now is both the created and
-// the updated time of the row; owner is nil for none.
-type setArgs struct {
-	key           string
-	data          []byte
-	expiry, owner any
-	now           any
-	setOwner      bool
-}
-
-func (a setArgs) values() []any {
-	return []any{a.key, a.data, a.expiry, a.owner, a.now, a.now, a.setOwner}
-}
-
-// touchArgs are the bind values of Dialect.Touch: the new expiry, now (the
-// updated time, and the time liveness is judged at), the key, the throttle
-// window [low, high] that a write must leave, and the absolute cutoff.
-type touchArgs struct {
-	expiry, now, low, high, cutoff any
-	key                            string
-}
-
-func (a touchArgs) values() []any {
-	return []any{a.expiry, a.now, a.key, a.now, a.low, a.high, a.cutoff}
-}
-
-// deleteArgs are the bind values of Dialect.Delete.
-type deleteArgs struct {
-	key string
-}
-
-func (a deleteArgs) values() []any { return []any{a.key} }
+// The bind values of each statement a request runs, typed (package req).
+type (
+	getArgs    = req.Get
+	setArgs    = req.Set
+	touchArgs  = req.Touch
+	deleteArgs = req.Delete
+)
 
 // requests runs the four statements of a request. It is chosen once, in New:
 // prepared statements on the Store's *sql.DB, or a Querier (WithQuerier).
@@ -81,15 +46,18 @@ type requestSQL struct {
 type prepared struct {
 	getStmt                     *sql.Stmt
 	setStmt, touchStmt, delStmt lazyStmt
+	db                          *sql.DB
+	localGet                    bool // the dialect's LocalReads said so in New
 }
 
-// newPrepared prepares the request statements of q on db.
-func newPrepared(ctx context.Context, db *sql.DB, q requestSQL) (*prepared, error) {
+// newPrepared prepares the request statements of q on db. With localGet,
+// Get's lookup waits on no other connection (LocalReader).
+func newPrepared(ctx context.Context, db *sql.DB, q requestSQL, localGet bool) (*prepared, error) {
 	st, err := db.PrepareContext(ctx, q.get)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: preparing %q: %w", q.get, err)
 	}
-	p := &prepared{getStmt: st}
+	p := &prepared{getStmt: st, db: db, localGet: localGet}
 	for _, l := range []struct {
 		s *lazyStmt
 		q string
@@ -101,20 +69,64 @@ func newPrepared(ctx context.Context, db *sql.DB, q requestSQL) (*prepared, erro
 }
 
 func (p *prepared) get(ctx context.Context, a getArgs) (data []byte, err error) {
-	err = p.getStmt.QueryRowContext(ctx, a.values()...).Scan(&data)
+	if p.local() {
+		return p.getLocal(ctx, a)
+	}
+	err = p.getStmt.QueryRowContext(ctx, a.Values()...).Scan(&data)
 	return data, err
 }
 
+// local reports whether Get's lookup can run without cancellation: it waits
+// on no other connection (LocalReader), and the pool has no limit, so that
+// taking a connection never waits either. The limit is read on each call:
+// SetMaxOpenConns may change it at any time.
+func (p *prepared) local() bool {
+	return p.localGet && p.db.Stats().MaxOpenConnections == 0
+}
+
+// getLocal is get when neither the lookup (LocalReader) nor taking a
+// connection (a pool without a limit) can wait: the lookup runs without
+// cancellation, which spares database/sql and the driver a goroutine each,
+// and the context is checked before and after it, so that a call whose
+// context ends returns its error within one lookup.
+func (p *prepared) getLocal(ctx context.Context, a getArgs) (data []byte, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	err = p.getStmt.QueryRowContext(context.WithoutCancel(ctx), a.Values()...).Scan(&data)
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, cerr
+	}
+	return data, err
+}
+
+// localReads reports whether d says a lookup by primary key in schema waits
+// on no other connection (LocalReader).
+func localReads(ctx context.Context, db *sql.DB, d Dialect, schema string) (bool, error) {
+	lr, ok := d.(LocalReader)
+	if !ok {
+		return false, nil
+	}
+	var local bool
+	switch err := db.QueryRowContext(ctx, lr.LocalReads(), schema).Scan(&local); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("sqlstore: reading whether lookups can wait: %w", err)
+	}
+	return local, nil
+}
+
 func (p *prepared) set(ctx context.Context, a setArgs) (int64, error) {
-	return p.setStmt.exec(ctx, a.values()...)
+	return p.setStmt.exec(ctx, a.Values()...)
 }
 
 func (p *prepared) touch(ctx context.Context, a touchArgs) (int64, error) {
-	return p.touchStmt.exec(ctx, a.values()...)
+	return p.touchStmt.exec(ctx, a.Values()...)
 }
 
 func (p *prepared) delete(ctx context.Context, a deleteArgs) (int64, error) {
-	return p.delStmt.exec(ctx, a.values()...)
+	return p.delStmt.exec(ctx, a.Values()...)
 }
 
 func (p *prepared) Close() error {
@@ -184,20 +196,20 @@ type native struct {
 }
 
 func (n native) get(ctx context.Context, a getArgs) (data []byte, err error) {
-	err = n.q.QueryRow(ctx, n.sql.get, a.values()...).Scan(&data)
+	err = n.q.QueryRow(ctx, n.sql.get, a.Values()...).Scan(&data)
 	return data, err
 }
 
 func (n native) set(ctx context.Context, a setArgs) (int64, error) {
-	return n.exec(ctx, n.sql.set, a.values()...)
+	return n.exec(ctx, n.sql.set, a.Values()...)
 }
 
 func (n native) touch(ctx context.Context, a touchArgs) (int64, error) {
-	return n.exec(ctx, n.sql.touch, a.values()...)
+	return n.exec(ctx, n.sql.touch, a.Values()...)
 }
 
 func (n native) delete(ctx context.Context, a deleteArgs) (int64, error) {
-	return n.exec(ctx, n.sql.delete, a.values()...)
+	return n.exec(ctx, n.sql.delete, a.Values()...)
 }
 
 // exec runs a write through the Querier, with the rows it changed when the
@@ -207,6 +219,40 @@ func (n native) exec(ctx context.Context, query string, args ...any) (int64, err
 		return rq.ExecRows(ctx, query, args...)
 	}
 	return -1, n.q.Exec(ctx, query, args...)
+}
+
+// typed runs the request statements through a Querier that takes their
+// typed bind values (req.Runner: package pgxnative's), which its driver can
+// encode without boxing each one.
+type typed struct {
+	native
+	r req.Runner
+}
+
+func (t typed) get(ctx context.Context, a getArgs) ([]byte, error) {
+	return t.r.Get(ctx, t.sql.get, a)
+}
+
+func (t typed) set(ctx context.Context, a setArgs) (int64, error) {
+	return t.r.Set(ctx, t.sql.set, a)
+}
+
+func (t typed) touch(ctx context.Context, a touchArgs) (int64, error) {
+	return t.r.Touch(ctx, t.sql.touch, a)
+}
+
+func (t typed) delete(ctx context.Context, a deleteArgs) (int64, error) {
+	return t.r.Delete(ctx, t.sql.delete, a)
+}
+
+// newNative returns the requests of a Querier: typed when it is a
+// req.Runner.
+func newNative(q Querier, sql requestSQL) requests {
+	n := native{q: q, sql: sql}
+	if r, ok := q.(req.Runner); ok {
+		return typed{native: n, r: r}
+	}
+	return n
 }
 
 // Close closes the Querier if it is an io.Closer.

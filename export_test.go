@@ -30,6 +30,13 @@ func UpgradeSQL(d Dialect) []string {
 	return d.Upgrade(t, []string{t.Owner, t.Created, t.Updated, t.Ended})
 }
 
+// LocalGet reports whether s's Get runs its lookup without cancellation
+// (LocalReader), as of now.
+func (s *Store) LocalGet() bool {
+	p, ok := s.req.(*prepared)
+	return ok && p.local()
+}
+
 // Table returns the quoted names the store's statements use.
 func (s *Store) Table() Table { return s.t }
 

@@ -62,7 +62,7 @@ var goldenMethods = []string{
 	"CurrentSchema", "Columns", "Indexes", "CreateLock", "CreateTable", "Upgrade", "DropIndex", "DDLTimeout",
 	"Get", "Set", "Touch", "Delete", "DeleteOwner", "Sessions", "Count", "Range", "Clear", "Prune", "EndCreated", "Stats",
 	"Newest", "Page", "SwapData",
-	"TableSize", "TryLock", "Unlock",
+	"TableSize", "TryLock", "Unlock", "LocalReads",
 }
 
 // goldenTable builds the Table of names as New does, the columns the
@@ -97,6 +97,11 @@ func goldenStatements(d Dialect, t Table) []goldenStatement {
 		case "DDLTimeout":
 			set, reset := d.DDLTimeout()
 			out = append(out, goldenStatement{"ddl_timeout_set", set}, goldenStatement{"ddl_timeout_reset", reset})
+			continue
+		case "LocalReads": // an optional interface
+			if lr, ok := d.(LocalReader); ok {
+				out = append(out, goldenStatement{"local_reads", lr.LocalReads()})
+			}
 			continue
 		case "DeleteOwner": // with no id kept, and with two
 			out = append(out, goldenStatement{"delete_owner", d.DeleteOwner(t, 0)}, goldenStatement{"delete_owner_keep_2", d.DeleteOwner(t, 2)})

@@ -653,6 +653,8 @@ type mockDialect struct {
 	endCreated          string
 	size                string
 	tryLock, unlock     string
+	localReads          string // SQLite only: whether Get's lookup can wait
+	lookupsWait         bool   // the answer New gets to localReads
 }
 
 // mockColumns are the columns of a current table with the default names:
@@ -686,6 +688,9 @@ func mockDialects(t testing.TB) []mockDialect {
 		c.count, c.rng, c.clear, c.prune, c.stats = q("count"), q("range"), q("clear"), q("prune"), q("stats")
 		c.endCreated = q("end_created")
 		c.size, c.tryLock, c.unlock = q("table_size"), q("try_lock"), q("unlock")
+		if c.name == "sqlite" {
+			c.localReads = q("local_reads")
+		}
 		// The table and its two indexes: one CREATE TABLE, which names
 		// both indexes, on MySQL; a statement each elsewhere.
 		want := 3
@@ -823,11 +828,21 @@ func (c mockDialect) expectNew(mock sqlmock.Sqlmock, exists, hashed bool) []*sql
 		}
 		mock.ExpectCommit()
 	}
+	c.expectLocalReads(mock, c.schema)
 	var preps []*sqlmock.ExpectedPrepare
 	for _, q := range []string{c.get, c.set, c.touch, c.del} {
 		preps = append(preps, mock.ExpectPrepare(q))
 	}
 	return preps
+}
+
+// expectLocalReads expects, on SQLite, New's query of whether Get's lookup
+// in schema can wait (LocalReader), answering that it cannot (the journal
+// is WAL) unless c.lookupsWait.
+func (c mockDialect) expectLocalReads(mock sqlmock.Sqlmock, schema string) {
+	if c.localReads != "" {
+		mock.ExpectQuery(c.localReads).WithArgs(schema).WillReturnRows(mockRows("local").AddRow(!c.lookupsWait))
+	}
 }
 
 // expectPrune expects one sweep deleting the given batch results. (It does

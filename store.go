@@ -176,9 +176,15 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 		return nil, err
 	}
 	if cfg.querier != nil {
-		s.req = native{q: cfg.querier, sql: s.q.requestSQL}
-	} else if s.req, err = newPrepared(ctx, db, s.q.requestSQL); err != nil {
-		return nil, err
+		s.req = newNative(cfg.querier, s.q.requestSQL)
+	} else {
+		local, err := localReads(ctx, db, d, s.schema)
+		if err != nil {
+			return nil, err
+		}
+		if s.req, err = newPrepared(ctx, db, s.q.requestSQL, local); err != nil {
+			return nil, err
+		}
 	}
 
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -297,7 +303,7 @@ func (s *Store) Get(ctx context.Context, id string) (data []byte, found bool, er
 		return nil, false, err
 	}
 	now, key := s.now(), s.Key(id)
-	data, err = s.req.get(ctx, getArgs{key: key, now: s.d.EncodeTime(now), cutoff: s.cutoff(now)})
+	data, err = s.req.get(ctx, getArgs{Key: key, Now: s.d.EncodeTime(now), Cutoff: s.cutoff(now)})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, false, nil
@@ -360,7 +366,7 @@ func (s *Store) set(ctx context.Context, op Op, id string, owner any, setOwner b
 		data = []byte{}
 	}
 	key := s.Key(id)
-	a := setArgs{key: key, data: s.sealData(key, data), expiry: s.d.EncodeTime(exp), owner: owner, now: s.d.EncodeTime(s.now()), setOwner: setOwner}
+	a := setArgs{Key: key, Data: s.sealData(key, data), Expiry: s.d.EncodeTime(exp), Owner: owner, Now: s.d.EncodeTime(s.now()), SetOwner: setOwner}
 	rows, err = s.write(ctx, op, func() (int64, error) { return s.req.set(ctx, a) })
 	if err != nil && tooLarge(err) {
 		return fmt.Errorf("%w: %d bytes, refused by the database: %w", ErrDataTooLarge, len(data), err)
@@ -400,8 +406,8 @@ func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) (err 
 	}
 	th, now := s.cfg.touchThreshold, s.now()
 	a := touchArgs{
-		key: s.Key(id), expiry: s.d.EncodeTime(exp), now: s.d.EncodeTime(now), cutoff: s.cutoff(now),
-		low: s.d.EncodeTime(exp.Add(-th)), high: s.d.EncodeTime(exp.Add(th)),
+		Key: s.Key(id), Expiry: s.d.EncodeTime(exp), Now: s.d.EncodeTime(now), Cutoff: s.cutoff(now),
+		Low: s.d.EncodeTime(exp.Add(-th)), High: s.d.EncodeTime(exp.Add(th)),
 	}
 	rows, err = s.write(ctx, OpTouch, func() (int64, error) { return s.req.touch(ctx, a) })
 	return err
@@ -417,7 +423,7 @@ func (s *Store) Delete(ctx context.Context, id string) (err error) {
 	if err := s.begin(ctx, OpDelete, id); err != nil {
 		return err
 	}
-	a := deleteArgs{key: s.Key(id)}
+	a := deleteArgs{Key: s.Key(id)}
 	rows, err = s.write(ctx, OpDelete, func() (int64, error) { return s.req.delete(ctx, a) })
 	return err
 }
@@ -431,7 +437,7 @@ func (s *Store) DeleteKey(ctx context.Context, key string) (err error) {
 	if err := s.begin(ctx, OpDeleteKey, key); err != nil {
 		return err
 	}
-	a := deleteArgs{key: key}
+	a := deleteArgs{Key: key}
 	rows, err = s.write(ctx, OpDeleteKey, func() (int64, error) { return s.req.delete(ctx, a) })
 	return err
 }

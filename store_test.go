@@ -1044,6 +1044,8 @@ func TestMockContextCanceled(t *testing.T) {
 		})
 		t.Run(c.name+"/during", func(t *testing.T) {
 			db, mock := mockDB(t)
+			c := c
+			c.lookupsWait = true // a Get that can wait keeps cancellation; TestMockLocalGet
 			c.expectNew(mock, true, true)
 			s := newMockStore(t, c, db)
 			now, cut := c.at("2024-03-05 10:20:30.123"), c.cutoff()

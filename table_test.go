@@ -395,6 +395,7 @@ func TestMockNewErrors(t *testing.T) {
 			db, mock := mockDB(t)
 			boom := errors.New("boom")
 			c.expectCatalog(mock, true)
+			c.expectLocalReads(mock, c.schema)
 			mock.ExpectPrepare(c.get).WillReturnError(boom)
 			_, err := sqlstore.New(ctx, db, sqlstore.WithDialect(c.d))
 			if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "sqlstore: preparing") {
@@ -409,6 +410,7 @@ func TestMockNewErrors(t *testing.T) {
 			db, mock := mockDB(t)
 			boom := errors.New("boom")
 			c.expectCatalog(mock, true)
+			c.expectLocalReads(mock, c.schema)
 			mock.ExpectPrepare(c.get).WillBeClosed()
 			mock.ExpectPrepare(c.set).WillBeClosed()
 			mock.ExpectPrepare(c.touch).WillReturnError(boom)
@@ -522,6 +524,7 @@ func TestMockNewRetriesCatalogConflicts(t *testing.T) {
 			mock.ExpectQuery(c.indexes).WithArgs(c.schema, "sessions").WillReturnError(conflict)
 			mock.ExpectQuery(c.columns).WithArgs(c.schema, "sessions").WillReturnRows(cols())
 			c.expectIndexes(mock)
+			c.expectLocalReads(mock, c.schema)
 			for _, q := range []string{c.get, c.set, c.touch, c.del} {
 				mock.ExpectPrepare(q)
 			}

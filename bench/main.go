@@ -79,7 +79,7 @@ func run() error {
 	flag.DurationVar(&o.warmup, "warmup", 300*time.Millisecond, "unmeasured warm-up per cell")
 	flag.IntVar(&o.repeats, "repeats", 3, "interleaved repeats; figures are medians")
 	flag.StringVar(&concs, "conc", "1,16", "concurrencies (goroutines)")
-	flag.IntVar(&o.conns, "conns", 16, "pool size (max open and idle connections) of every store")
+	flag.IntVar(&o.conns, "conns", 16, "pool size (max open and idle connections; on SQLite idle only) of every store")
 	flag.StringVar(&dbs, "dbs", "postgres,mysql,sqlite", "databases")
 	flag.StringVar(&wls, "workloads", strings.Join(allWorkloads, ","), `workloads ("none": only the -prune, -scale, -throttle and -accounts tests)`)
 	flag.StringVar(&stores, "stores", "", "comma-separated substrings of store labels to run (default all; floors always run)")

@@ -128,8 +128,12 @@ func (e *env) pool(driverName, dsnStr string) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(e.conns)
 	db.SetMaxIdleConns(e.conns)
+	if driverName != "sqlite" && driverName != "sqlite3" {
+		// SQLite's pools keep no limit, as sql.Open and sqlstore.Open
+		// leave them; with at most -conns goroutines, no store opens more.
+		db.SetMaxOpenConns(e.conns)
+	}
 	return db, nil
 }
 

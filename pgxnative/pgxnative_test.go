@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"go.uber.org/goleak"
@@ -163,4 +164,52 @@ func TestConformance(t *testing.T) {
 			return newStore(ctx, p, db, false, opts...)
 		},
 	})
+}
+
+// boxedTimes is the Postgres dialect with times bound as pgtype.Timestamptz
+// instead of time.Time: what the querier's typed path cannot take, so that
+// it falls back to binding the values as they are.
+type boxedTimes struct{ sqlstore.Dialect }
+
+func (boxedTimes) EncodeTime(t time.Time) any { return pgtype.Timestamptz{Time: t.UTC(), Valid: true} }
+
+// TestRunnerFallback runs every request through the querier's untyped
+// fallback (times that are not time.Time) and checks that each does what
+// the typed path does.
+func TestRunnerFallback(t *testing.T) {
+	pool := openPool(t, nil)
+	db := stdlib.OpenDBFromPool(pool)
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	s, err := sqlstore.New(ctx, db, sqlstore.WithTable(testdb.Table(t, db)), sqlstore.WithPruneInterval(0),
+		sqlstore.WithDialect(boxedTimes{sqlstore.Postgres}), sqlstore.WithQuerier(&querier{pool: pool}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	if err := s.SetOwned(ctx, "a", "alice", []byte("1"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, "b", []byte("2"), exp); err != nil {
+		t.Fatal(err)
+	}
+	if data, found, err := s.Get(ctx, "a"); err != nil || !found || string(data) != "1" {
+		t.Fatalf("Get(a) = %q, %v, %v; want 1", data, found, err)
+	}
+	if err := s.Touch(ctx, "a", exp.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, got, _ := testdb.Row(t, s, "a"); !got.Equal(exp.Add(24 * time.Hour)) {
+		t.Errorf("expiry after Touch = %v; want %v", got, exp.Add(24*time.Hour))
+	}
+	if list, err := s.Sessions(ctx, "alice"); err != nil || len(list) != 1 {
+		t.Errorf("Sessions(alice) = %v, %v; want a's", list, err)
+	}
+	if err := s.Delete(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, found, err := s.Get(ctx, "b"); err != nil || found {
+		t.Errorf("Get(b) after Delete: found %v, err %v", found, err)
+	}
 }

@@ -109,3 +109,6 @@ SELECT COALESCE(SUM(pgsize), 0) FROM dbstat(?1) WHERE name = ?2 OR name IN (SELE
 -- try_lock
 
 -- unlock
+
+-- local_reads
+SELECT journal_mode = 'wal' FROM pragma_journal_mode WHERE schema = ?1
