@@ -165,6 +165,11 @@ type SerialWriter interface {
 // it checks its context before the lookup and after it instead, and so still
 // returns the context's error once the context has ended, within one
 // lookup. Every other read and every write keeps full cancellation.
+//
+// SQLite's shared-cache mode (cache=shared, which SQLite discourages) makes a
+// reader wait for another connection's write to the same table: Open leaves
+// this path off for such a DSN, but New cannot see the DSN of a pool, so do
+// not give New a pool in that mode without a SetMaxOpenConns limit.
 type LocalReader interface {
 	// LocalReads returns a query selecting one boolean: whether a lookup by
 	// primary key in the schema waits on no other connection. Args: schema.

@@ -23,24 +23,30 @@ import (
 // lookup without per-query cancellation (sqlstore.LocalReader).
 
 // TestLocalGetWhen checks when Get takes that path: on SQLite in WAL mode
-// with a pool without a limit, not in another journal mode, not while
+// with a pool without a limit, not in another journal mode or with a shared
+// cache, not while
 // SetMaxOpenConns limits the pool (a Get could wait for a connection), and
 // never on a server.
 func TestLocalGetWhen(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {
-		name, mode string
+		name, mode string // mode: DSN parameters
 		want       bool
-	}{{"wal", "WAL", true}, {"delete", "DELETE", false}, {"truncate", "TRUNCATE", false}} {
+	}{
+		{"wal", "_pragma=journal_mode(WAL)", true},
+		{"delete", "_pragma=journal_mode(DELETE)", false},
+		{"truncate", "_pragma=journal_mode(TRUNCATE)", false},
+		{"shared-cache", "_pragma=journal_mode(WAL)&cache=shared", false}, // a reader waits for a writer's table lock
+	} {
 		t.Run(c.name, func(t *testing.T) {
-			dsn := "sqlite:" + filepath.Join(t.TempDir(), "s.db") + "?_pragma=journal_mode(" + c.mode + ")"
+			dsn := "sqlite:" + filepath.Join(t.TempDir(), "s.db") + "?" + c.mode
 			s, err := sqlstore.Open(ctx, dsn, sqlstore.WithPruneInterval(0))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
 			if got := s.LocalGet(); got != c.want {
-				t.Fatalf("journal_mode %s: LocalGet = %v; want %v", c.mode, got, c.want)
+				t.Fatalf("%s: LocalGet = %v; want %v", c.mode, got, c.want)
 			}
 			if !c.want {
 				return

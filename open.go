@@ -41,7 +41,8 @@ func Open(ctx context.Context, dsnStr string, opts ...Option) (*Store, error) {
 		// (lib/pq does).
 		return nil, dsn.Scrub(fmt.Errorf("sqlstore: open: %w", err), dsnStr, driverDSN)
 	}
-	s, err := New(ctx, db, append([]Option{WithDialect(d)}, opts...)...)
+	shared := func(c *config) { c.sharedCache = dsn.SharedCache(driverDSN) }
+	s, err := New(ctx, db, append([]Option{WithDialect(d), shared}, opts...)...)
 	if err != nil {
 		db.Close()
 		return nil, dsn.Scrub(err, dsnStr, driverDSN)

@@ -38,6 +38,7 @@ type config struct {
 	maxRetries     int
 	tidbTTL        string
 	querier        Querier
+	sharedCache    bool // Open's SQLite DSN has cache=shared: a read can wait (LocalReader)
 	observer       Observer
 	writeSlots     int
 	encryption     encryption // WithEncryption, WithPlaintextReads (crypt.go)

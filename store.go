@@ -178,9 +178,11 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 	if cfg.querier != nil {
 		s.req = newNative(cfg.querier, s.q.requestSQL)
 	} else {
-		local, err := localReads(ctx, db, d, s.schema)
-		if err != nil {
-			return nil, err
+		local := false
+		if !cfg.sharedCache {
+			if local, err = localReads(ctx, db, d, s.schema); err != nil {
+				return nil, err
+			}
 		}
 		if s.req, err = newPrepared(ctx, db, s.q.requestSQL, local); err != nil {
 			return nil, err

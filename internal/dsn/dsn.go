@@ -76,6 +76,19 @@ func Parse(dsn string) (driverName, driverDSN, dialect string, err error) {
 	return driverName, SQLite(driverName, dsn), dialect, nil
 }
 
+// SharedCache reports whether a SQLite driver DSN opens the database in
+// shared-cache mode (cache=shared), where a reader can wait for another
+// connection's write: a table lock, not the file's.
+func SharedCache(driverDSN string) bool {
+	_, query, _ := strings.Cut(driverDSN, "?")
+	for _, p := range strings.Split(query, "&") {
+		if k, v, _ := strings.Cut(p, "="); strings.EqualFold(k, "cache") && strings.EqualFold(v, "shared") {
+			return true
+		}
+	}
+	return false
+}
+
 // Check returns an error, which never holds the dsn's user info, unless dsn
 // is a URL that Parse accepts: a postgres://, postgresql:// or mysql:// URL
 // whose user name and password are percent-encoded, or a sqlite: or file:

@@ -390,3 +390,17 @@ func TestDSNSQLiteFile(t *testing.T) {
 		}
 	}
 }
+
+func TestSharedCache(t *testing.T) {
+	for dsn, want := range map[string]bool{
+		"file:s.db?cache=shared&_pragma=journal_mode(WAL)": true,
+		"file:s.db?_pragma=busy_timeout(1)&CACHE=Shared":   true,
+		"file:s.db?cache=private":                          false,
+		"file:cache=shared.db":                             false,
+		"file:s.db?_pragma=journal_mode(WAL)":              false,
+	} {
+		if got := SharedCache(dsn); got != want {
+			t.Errorf("SharedCache(%q) = %v; want %v", dsn, got, want)
+		}
+	}
+}
