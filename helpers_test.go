@@ -484,7 +484,7 @@ func dumpTable(t testing.TB, db *sql.DB, table string) [][]string {
 	t.Helper()
 	rows, err := db.QueryContext(testContext(t), fixtureSQL(t, "common", "dump_table", table))
 	if err != nil {
-		t.Fatalf("SELECT * FROM %s: %v", table, err)
+		t.Fatalf("dumping %s: %v", table, err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
@@ -593,32 +593,41 @@ func everyOperation(st *sqlstore.Store, db *sql.DB, opts ...sqlstore.Option) []t
 	}
 }
 
-// fillExpired inserts n expired rows straight into the store's table,
-// 500 to a statement.
+// fillExpired inserts n expired rows straight into the store's table, in
+// one transaction: ids of 64 hex digits, empty data, an expiry in 2000
+// (testdata/fixtures: insert_expired).
 func fillExpired(t *testing.T, db *sql.DB, st *sqlstore.Store, n int) {
 	t.Helper()
-	var past string
-	switch st.Dialect().Name() {
-	case "postgres":
-		past = "'2000-01-01 00:00:00+00'"
-	case "mysql":
-		past = "'2000-01-01 00:00:00'"
-	default:
-		past = "946684800000" // SQLite: Unix milliseconds
-	}
 	tb := st.Table()
-	for i := 0; i < n; {
-		var b strings.Builder
-		fmt.Fprintf(&b, "INSERT INTO %s (%s, %s, %s) VALUES ", tb.Qualified(), tb.ID, tb.Data, tb.Expiry)
-		for j := 0; j < 500 && i < n; j, i = j+1, i+1 {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "('%064x', '', %s)", i, past)
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = []any{fmt.Sprintf("%064x", i)}
+	}
+	execRows(t, db, fixtureSQL(t, st.Dialect().Name(), "insert_expired", tb.Qualified(), tb.ID, tb.Data, tb.Expiry), rows)
+}
+
+// execRows runs the statement q once for each row of arguments, in one
+// transaction: a bulk insert.
+func execRows(t testing.TB, db *sql.DB, q string, rows [][]any) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer stmt.Close()
+	for _, args := range rows {
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
 		}
-		if _, err := db.ExecContext(context.Background(), b.String()); err != nil {
-			t.Fatalf("filling expired rows: %v", err)
-		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("%s: commit: %v", q, err)
 	}
 }
 

@@ -294,19 +294,7 @@ func TestGaleraPruneEverywhere(t *testing.T) {
 	stores := galeraStores(t, dbs, table, sqlstore.WithClock(func() time.Time { return now }), sqlstore.WithPruneBatchSize(50))
 
 	const expired, live = 3000, 500
-	var rows []string
-	var args []any
-	flush := func() {
-		if len(rows) == 0 {
-			return
-		}
-		tb := stores[0].Table()
-		q := "INSERT INTO " + tb.Qualified() + " (" + tb.ID + ", " + tb.Data + ", " + tb.Expiry + ") VALUES " + strings.Join(rows, ",")
-		if _, err := dbs[0].ExecContext(context.Background(), q, args...); err != nil {
-			t.Fatal(err)
-		}
-		rows, args = rows[:0], args[:0]
-	}
+	var rows [][]any
 	for i := range expired + live {
 		id, exp := fmt.Sprintf("gone-%d", i), now.Add(-time.Duration(i%600+1)*time.Second)
 		if i >= expired {
@@ -321,13 +309,10 @@ func TestGaleraPruneEverywhere(t *testing.T) {
 		if i == expired {
 			id = "gone-edge"
 		}
-		rows = append(rows, "(?, ?, ?)")
-		args = append(args, stores[0].Key(id), []byte("x"), sqlstore.MySQL.EncodeTime(exp))
-		if len(rows) == 500 {
-			flush()
-		}
+		rows = append(rows, []any{stores[0].Key(id), []byte("x"), sqlstore.MySQL.EncodeTime(exp)})
 	}
-	flush()
+	tb := stores[0].Table()
+	execRows(t, dbs[0], fixtureSQL(t, "mysql", "insert_row", tb.Qualified(), tb.ID, tb.Data, tb.Expiry), rows)
 	// "gone-edge" took the place of one live row.
 	const wantDeleted, wantLive = expired + 1, live - 1
 
