@@ -46,9 +46,7 @@ func galeraDSNs(t testing.TB) []string {
 	for _, d := range dsns {
 		db := testdb.OpenDSN(t, "mysql", d)
 		var name, size, state string
-		err := db.QueryRowContext(context.Background(), `SELECT @@wsrep_node_name,
-			(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_CLUSTER_SIZE'),
-			(SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT')`).Scan(&name, &size, &state)
+		err := db.QueryRowContext(context.Background(), fixtureSQL(t, "mysql", "galera_node")).Scan(&name, &size, &state)
 		if err != nil {
 			testdb.Unavailable(t, "%s is not a Galera node: %v", dsn.Redact(d), err)
 		}
@@ -136,7 +134,7 @@ func TestGaleraConformance(t *testing.T) {
 		}
 		conns = append(conns, c)
 		var name string
-		if err := c.QueryRowContext(context.Background(), "SELECT @@wsrep_node_name").Scan(&name); err != nil {
+		if err := c.QueryRowContext(context.Background(), fixtureSQL(t, "mysql", "galera_node_name")).Scan(&name); err != nil {
 			t.Fatal(err)
 		}
 		seen[name] = true
@@ -183,8 +181,7 @@ func certFailures(t testing.TB, dbs []*sql.DB) int64 {
 	var total int64
 	for _, db := range dbs {
 		var n int64
-		err := db.QueryRowContext(context.Background(), `SELECT COALESCE(SUM(VARIABLE_VALUE), 0) FROM information_schema.GLOBAL_STATUS
-			WHERE VARIABLE_NAME IN ('WSREP_LOCAL_CERT_FAILURES', 'WSREP_LOCAL_BF_ABORTS')`).Scan(&n)
+		err := db.QueryRowContext(context.Background(), fixtureSQL(t, "mysql", "galera_conflicts")).Scan(&n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,8 +342,9 @@ func TestGaleraPruneEverywhere(t *testing.T) {
 	}
 	for i, db := range dbs {
 		var gone, kept int
-		err := db.QueryRowContext(context.Background(), fmt.Sprintf("SELECT COALESCE(SUM(%[1]s <= ?), 0), COALESCE(SUM(%[1]s > ?), 0) FROM %[2]s",
-			stores[i].Table().Expiry, stores[i].Table().Qualified()), sqlstore.MySQL.EncodeTime(now), sqlstore.MySQL.EncodeTime(now)).Scan(&gone, &kept)
+		tb := stores[i].Table()
+		err := db.QueryRowContext(context.Background(), fixtureSQL(t, "mysql", "count_expired_live", tb.Expiry, tb.Expiry, tb.Qualified()),
+			sqlstore.MySQL.EncodeTime(now), sqlstore.MySQL.EncodeTime(now)).Scan(&gone, &kept)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -598,7 +598,7 @@ func TestSecurityDataSize(t *testing.T) {
 			dsn, db, table := openTestDB(t, kind)
 			if kind == "mysql" {
 				var session, global int64
-				if err := db.QueryRowContext(testContext(t), "SELECT @@session.max_allowed_packet, @@global.max_allowed_packet").Scan(&session, &global); err != nil {
+				if err := db.QueryRowContext(testContext(t), fixtureSQL(t, "mysql", "max_allowed_packet")).Scan(&session, &global); err != nil {
 					t.Fatal(err)
 				}
 				t.Logf("mysql max_allowed_packet: session %d, global %d (%d MiB)", session, global, global>>20)
