@@ -616,23 +616,25 @@ func lockWholeTable(t *testing.T, admin *sql.DB, st *sqlstore.Store) (blocked ma
 	}
 	all := map[string]bool{"Get": true, "Set": true, "Touch": true, "Delete": true, "Count": true, "Range": true, "Clear": true, "Prune": true, "Stats": true, "New": true}
 	var lock, release []string
-	switch st.Dialect().Name() {
+	d, table := st.Dialect().Name(), st.Table().Name
+	switch d {
 	case "postgres":
 		// ACCESS EXCLUSIVE blocks reads, writes and the prepares of New.
-		lock = []string{"BEGIN", "LOCK TABLE " + st.Table().Name + " IN ACCESS EXCLUSIVE MODE"}
-		release = []string{"ROLLBACK"}
+		lock = []string{fixtureSQL(t, d, "begin"), fixtureSQL(t, d, "lock_table", table)}
+		release = []string{fixtureSQL(t, d, "rollback")}
 		blocked = all
 	case "mysql":
 		// LOCK TABLES ... WRITE blocks reads and writes, not the prepares
 		// of New on MariaDB.
-		lock = []string{"LOCK TABLES " + st.Table().Name + " WRITE"}
-		release = []string{"UNLOCK TABLES"}
+		lock = []string{fixtureSQL(t, d, "lock_table", table)}
+		release = []string{fixtureSQL(t, d, "unlock_tables")}
 		blocked = all
 		delete(blocked, "New")
 	case "sqlite":
-		// In WAL mode readers never wait: only writers do.
-		lock = []string{"BEGIN IMMEDIATE", "DELETE FROM " + st.Table().Name + " WHERE 0"}
-		release = []string{"ROLLBACK"}
+		// BEGIN IMMEDIATE and a write take the write lock. In WAL mode
+		// readers never wait: only writers do.
+		lock = []string{fixtureSQL(t, d, "begin_write"), fixtureSQL(t, d, "lock_table", table)}
+		release = []string{fixtureSQL(t, d, "rollback")}
 		blocked = map[string]bool{"Set": true, "Touch": true, "Delete": true, "Clear": true, "Prune": true}
 	}
 	for _, q := range lock {

@@ -93,16 +93,12 @@ func TestRaceProcesses(t *testing.T) {
 			case "sqlite": // a fresh file
 				dsn = "sqlite:" + filepath.Join(t.TempDir(), "procs.db")
 				db = testdb.OpenDSN(t, kind, dsn)
-				tables = func() []string { return list(`SELECT name FROM sqlite_master WHERE type = 'table'`) }
-				indexes = func() []string {
-					return list(`SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex%'`)
-				}
+				tables = func() []string { return list(fixtureSQL(t, kind, "catalog_tables")) }
+				indexes = func() []string { return list(fixtureSQL(t, kind, "catalog_indexes")) }
 			case "postgres": // a fresh schema
 				schema = createNamespace(t, db, kind, "procs")
-				tables = func() []string { return list(`SELECT tablename FROM pg_tables WHERE schemaname = $1`, schema) }
-				indexes = func() []string {
-					return list(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname NOT LIKE '%_pkey'`, schema)
-				}
+				tables = func() []string { return list(fixtureSQL(t, kind, "catalog_tables"), schema) }
+				indexes = func() []string { return list(fixtureSQL(t, kind, "catalog_indexes"), schema) }
 			case "mysql": // a fresh database
 				name := createNamespace(t, db, kind, "procs")
 				u, err := url.Parse(base)
@@ -111,12 +107,8 @@ func TestRaceProcesses(t *testing.T) {
 				}
 				u.Path = "/" + name
 				dsn = u.String()
-				tables = func() []string {
-					return list(`SELECT table_name FROM information_schema.tables WHERE table_schema = ?`, name)
-				}
-				indexes = func() []string {
-					return list(`SELECT DISTINCT index_name FROM information_schema.statistics WHERE table_schema = ? AND index_name <> 'PRIMARY'`, name)
-				}
+				tables = func() []string { return list(fixtureSQL(t, kind, "catalog_tables"), name) }
+				indexes = func() []string { return list(fixtureSQL(t, kind, "catalog_indexes"), name) }
 			}
 			if n := tables(); len(n) != 0 {
 				t.Fatalf("the fresh schema already holds tables %v", n)

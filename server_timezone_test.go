@@ -20,26 +20,26 @@ const tzChildEnv = "SQLSTORE_TEST_TZ_CHILD"
 
 // tzVariant is one way of connecting: DSN parameters that change the
 // database session's time zone (and, for MySQL, parseTime and loc), and the
-// query and value that prove the change took effect.
+// value that the session's time zone (testdata/fixtures: session_time_zone)
+// must then have, if any.
 type tzVariant struct {
 	kind, name string
 	params     map[string]string
-	check      string // a query selecting the session's time zone
 	want       string
 }
 
 var tzVariants = []tzVariant{
 	{kind: "sqlite", name: "default"},
-	{kind: "postgres", name: "default", check: "SHOW TimeZone"},
-	{kind: "postgres", name: "timezone=Pacific/Chatham", params: map[string]string{"timezone": "Pacific/Chatham"}, check: "SHOW TimeZone", want: "Pacific/Chatham"},
-	{kind: "postgres", name: "options=-c TimeZone=America/St_Johns", params: map[string]string{"options": "-c TimeZone=America/St_Johns"}, check: "SHOW TimeZone", want: "America/St_Johns"},
-	{kind: "pgx", name: "timezone=Asia/Kathmandu", params: map[string]string{"timezone": "Asia/Kathmandu"}, check: "SHOW TimeZone", want: "Asia/Kathmandu"},
-	{kind: "mysql", name: "default", check: "SELECT @@session.time_zone"},
-	{kind: "mysql", name: "time_zone=+05:45", params: map[string]string{"time_zone": "'+05:45'"}, check: "SELECT @@session.time_zone", want: "+05:45"},
-	{kind: "mysql", name: "time_zone=-03:30,parseTime", params: map[string]string{"time_zone": "'-03:30'", "parseTime": "true"}, check: "SELECT @@session.time_zone", want: "-03:30"},
-	{kind: "mysql", name: "time_zone=+13:00,parseTime,loc=Asia/Kolkata", params: map[string]string{"time_zone": "'+13:00'", "parseTime": "true", "loc": "Asia/Kolkata"}, check: "SELECT @@session.time_zone", want: "+13:00"},
-	{kind: "mysql", name: "parseTime,loc=Local", params: map[string]string{"parseTime": "true", "loc": "Local"}, check: "SELECT @@session.time_zone"},
-	{kind: "mysql", name: "time_zone=-12:00,loc=America/St_Johns", params: map[string]string{"time_zone": "'-12:00'", "loc": "America/St_Johns"}, check: "SELECT @@session.time_zone", want: "-12:00"},
+	{kind: "postgres", name: "default"},
+	{kind: "postgres", name: "timezone=Pacific/Chatham", params: map[string]string{"timezone": "Pacific/Chatham"}, want: "Pacific/Chatham"},
+	{kind: "postgres", name: "options=-c TimeZone=America/St_Johns", params: map[string]string{"options": "-c TimeZone=America/St_Johns"}, want: "America/St_Johns"},
+	{kind: "pgx", name: "timezone=Asia/Kathmandu", params: map[string]string{"timezone": "Asia/Kathmandu"}, want: "Asia/Kathmandu"},
+	{kind: "mysql", name: "default"},
+	{kind: "mysql", name: "time_zone=+05:45", params: map[string]string{"time_zone": "'+05:45'"}, want: "+05:45"},
+	{kind: "mysql", name: "time_zone=-03:30,parseTime", params: map[string]string{"time_zone": "'-03:30'", "parseTime": "true"}, want: "-03:30"},
+	{kind: "mysql", name: "time_zone=+13:00,parseTime,loc=Asia/Kolkata", params: map[string]string{"time_zone": "'+13:00'", "parseTime": "true", "loc": "Asia/Kolkata"}, want: "+13:00"},
+	{kind: "mysql", name: "parseTime,loc=Local", params: map[string]string{"parseTime": "true", "loc": "Local"}},
+	{kind: "mysql", name: "time_zone=-12:00,loc=America/St_Johns", params: map[string]string{"time_zone": "'-12:00'", "loc": "America/St_Johns"}, want: "-12:00"},
 }
 
 // loadLocation loads a zone or fails the test.
@@ -81,10 +81,11 @@ func TestTimeZone(t *testing.T) {
 			}
 			db := testdb.OpenDSN(t, v.kind, dsn)
 			db.SetMaxOpenConns(4)
-			if v.check != "" {
+			if v.kind != "sqlite" { // SQLite has no session time zone
 				var zone string
-				if err := db.QueryRowContext(testContext(t), v.check).Scan(&zone); err != nil {
-					t.Fatalf("%s: %v", v.check, err)
+				q := fixtureSQL(t, v.kind, "session_time_zone")
+				if err := db.QueryRowContext(testContext(t), q).Scan(&zone); err != nil {
+					t.Fatalf("%s: %v", q, err)
 				}
 				if v.want != "" && zone != v.want {
 					t.Fatalf("session time zone is %q, want %q: the DSN parameter did not take effect", zone, v.want)
@@ -139,16 +140,10 @@ func checkTZExact(t *testing.T, kind string, db *sql.DB, table string) {
 			t.Fatalf("at %v: Stats = %+v; want live %v, expiry %v", now, st, live, exp.UTC())
 		}
 		// The stored value itself is the instant, to the millisecond.
+		// (MySQL's DATETIME(6) holds UTC: it is read whatever the session
+		// zone.)
 		var ms int64
-		var q string
-		switch kind {
-		case "sqlite":
-			q = "SELECT expiry FROM " + table
-		case "postgres", "pgx":
-			q = "SELECT (extract(epoch FROM expiry) * 1000)::bigint FROM " + table
-		case "mysql": // DATETIME(6) holding UTC, read whatever the session zone
-			q = "SELECT TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', expiry) DIV 1000 FROM " + table
-		}
+		q := fixtureSQL(t, kind, "stored_expiry_ms", s.Table().Expiry, s.Table().Qualified())
 		if err := db.QueryRowContext(ctx, q).Scan(&ms); err != nil {
 			t.Fatal(err)
 		}
