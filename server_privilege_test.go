@@ -151,11 +151,13 @@ func TestPrivilegePostgres(t *testing.T) {
 	dsnURL := testdb.DSN(t, "postgres")
 	admin := testdb.OpenDSN(t, "postgres", dsnURL)
 	role, dbName, password := testdb.Name("sqlstore_role"), testdb.Name("sqlstore_priv"), privPassword()
+	pg := func(name string, args ...string) string { return fixtureSQL(t, "postgres", name, args...) }
+	quotedRole := sqlstore.Postgres.QuoteIdent(role)
 
-	privExec(t, admin, `CREATE ROLE `+role+` LOGIN PASSWORD '`+password+`'`)
-	t.Cleanup(func() { privExec(t, admin, `DROP ROLE IF EXISTS `+role) })
-	privExec(t, admin, `CREATE DATABASE `+dbName+` TEMPLATE template0`)
-	t.Cleanup(func() { privExec(t, admin, `DROP DATABASE IF EXISTS `+dbName+` WITH (FORCE)`) })
+	privExec(t, admin, pg("create_role", quotedRole, password))
+	t.Cleanup(func() { privExec(t, admin, pg("drop_role", quotedRole)) })
+	privExec(t, admin, pg("create_database", sqlstore.Postgres.QuoteIdent(dbName)))
+	t.Cleanup(func() { privExec(t, admin, pg("drop_database", sqlstore.Postgres.QuoteIdent(dbName))) })
 
 	// The DBA (a superuser) creates the table from CreateTableSQL, grants
 	// the role the four rights and arms a trap for DDL by the role.
@@ -167,17 +169,12 @@ func TestPrivilegePostgres(t *testing.T) {
 	}
 	privExec(t, dba, ddl...)
 	privExec(t, dba,
-		`GRANT SELECT, INSERT, UPDATE, DELETE ON `+table+` TO `+role,
-		`CREATE FUNCTION no_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$
-BEGIN
-	IF session_user = '`+role+`' THEN
-		RAISE EXCEPTION 'sqlstore test: DDL (%) by the restricted role', tg_tag;
-	END IF;
-END $$`,
-		`CREATE EVENT TRIGGER no_ddl ON ddl_command_start EXECUTE FUNCTION no_ddl()`)
+		pg("grant_table_rights", sqlstore.Postgres.QuoteIdent(table), quotedRole),
+		pg("ddl_trap_function", role),
+		pg("ddl_trap"))
 
 	var canCreate bool
-	if err := dba.QueryRowContext(ctx, `SELECT has_schema_privilege($1, 'public', 'CREATE') OR has_database_privilege($1, current_database(), 'CREATE')`, role).Scan(&canCreate); err != nil {
+	if err := dba.QueryRowContext(ctx, pg("may_create"), role).Scan(&canCreate); err != nil {
 		t.Fatal(err)
 	}
 	if canCreate {
@@ -196,7 +193,7 @@ END $$`,
 	}
 
 	// Without the trap, New of a missing table meets the real refusal.
-	privExec(t, dba, `DROP EVENT TRIGGER no_ddl`)
+	privExec(t, dba, pg("drop_ddl_trap"))
 	db := testdb.OpenDSN(t, "postgres", privDSN(t, dsnURL, role, password, dbName))
 	privMissing(t, db, "postgres")
 }
@@ -220,12 +217,16 @@ func TestPrivilegeMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 	privExec(t, admin, ddl...)
-	privExec(t, admin, `CREATE USER '`+user+`'@'%' IDENTIFIED BY '`+password+`'`)
-	t.Cleanup(func() { privExec(t, admin, `DROP USER IF EXISTS '`+user+`'@'%'`) })
-	privExec(t, admin, "GRANT SELECT, INSERT, UPDATE, DELETE ON `"+dbName+"`.`"+table+"` TO '"+user+"'@'%'")
+	my := func(name string, args ...string) string { return fixtureSQL(t, "mysql", name, args...) }
+	privExec(t, admin, my("create_user", user, password))
+	t.Cleanup(func() { privExec(t, admin, my("drop_user", user)) })
+	grant := my("grant_table_rights", sqlstore.MySQL.QuoteIdent(dbName), sqlstore.MySQL.QuoteIdent(table), user)
+	privExec(t, admin, grant)
 
-	// The user holds the four rights on the one table, and nothing else.
-	rows, err := admin.QueryContext(ctx, `SHOW GRANTS FOR '`+user+`'@'%'`)
+	// The user holds the four rights on the one table, and nothing else:
+	// SHOW GRANTS lists the global USAGE and the grant above, up to its TO.
+	fourRights, _, _ := strings.Cut(grant, " TO ")
+	rows, err := admin.QueryContext(ctx, my("show_grants", user))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,10 +240,10 @@ func TestPrivilegeMySQL(t *testing.T) {
 	}
 	rows.Close()
 	for _, g := range grants {
-		if strings.HasPrefix(g, "GRANT USAGE ON *.*") {
+		if strings.HasPrefix(g, my("usage_grant")) {
 			continue
 		}
-		if !strings.HasPrefix(g, "GRANT SELECT, INSERT, UPDATE, DELETE ON `"+dbName+"`.`"+table+"`") {
+		if !strings.HasPrefix(g, fourRights) {
 			t.Fatalf("user %s holds more than the four rights: %s", user, g)
 		}
 	}
