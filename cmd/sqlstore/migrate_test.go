@@ -5,10 +5,14 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/go-sqlstore/sqlstore"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
 
@@ -20,6 +24,25 @@ func execAll(t *testing.T, db *sql.DB, stmts ...string) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+}
+
+// fixtureSQL returns the statement name of the root package's
+// testdata/fixtures/<dialect>.sql (blocks "-- name", statement, blank line:
+// see its header), its %s verbs filled in with args, in order.
+func fixtureSQL(t *testing.T, dialect, name string, args ...any) string {
+	t.Helper()
+	path := filepath.Join("..", "..", "testdata", "fixtures", dialect+".sql")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, block := range strings.Split(strings.TrimRight(string(b), "\n"), "\n\n") {
+		if head, q, _ := strings.Cut(block, "\n"); head == "-- "+name {
+			return fmt.Sprintf(q, args...)
+		}
+	}
+	t.Fatalf("%s has no statement %q", path, name)
+	return ""
 }
 
 // asUser returns dsn logging in as user with password.
@@ -74,16 +97,20 @@ func TestMigrateSaysWhatFailed(t *testing.T) {
 			user, password, schema := testdb.Name("sqlstore_cli"), hex.EncodeToString(b[:]), testdb.Name("sqlstore_ro")
 			switch kind {
 			case "postgres":
-				execAll(t, admin, `CREATE ROLE `+user+` LOGIN PASSWORD '`+password+`'`, `CREATE SCHEMA `+schema, `GRANT USAGE ON SCHEMA `+schema+` TO `+user)
-				t.Cleanup(func() { execAll(t, admin, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`, `DROP ROLE IF EXISTS `+user) })
+				u, s := sqlstore.Postgres.QuoteIdent(user), sqlstore.Postgres.QuoteIdent(schema)
+				execAll(t, admin, fixtureSQL(t, kind, "create_role", u, password), fixtureSQL(t, kind, "create_namespace", s),
+					fixtureSQL(t, kind, "grant_schema_usage", s, u))
+				t.Cleanup(func() {
+					execAll(t, admin, fixtureSQL(t, kind, "drop_namespace", s), fixtureSQL(t, kind, "drop_role", u))
+				})
 			case "mysql":
 				var db string
-				if err := admin.QueryRowContext(context.Background(), `SELECT DATABASE()`).Scan(&db); err != nil {
+				if err := admin.QueryRowContext(context.Background(), sqlstore.MySQL.CurrentSchema()).Scan(&db); err != nil {
 					t.Fatal(err)
 				}
 				schema = db
-				execAll(t, admin, `CREATE USER '`+user+`'@'%' IDENTIFIED BY '`+password+`'`, "GRANT SELECT ON `"+db+"`.* TO '"+user+"'@'%'")
-				t.Cleanup(func() { execAll(t, admin, `DROP USER IF EXISTS '`+user+`'@'%'`) })
+				execAll(t, admin, fixtureSQL(t, kind, "create_user", user, password), fixtureSQL(t, kind, "grant_database_read", sqlstore.MySQL.QuoteIdent(db), user))
+				t.Cleanup(func() { execAll(t, admin, fixtureSQL(t, kind, "drop_user", user)) })
 			}
 			args = []string{"migrate", "-dsn", asUser(t, dsn, user, password), "-schema", schema, "-table", table}
 			want = []string{map[string]string{"postgres": "permission denied", "mysql": "CREATE command denied"}[kind],
