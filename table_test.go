@@ -169,30 +169,6 @@ func TestSchemaFiles(t *testing.T) {
 	}
 }
 
-// schemaPrevious is the table the version before the owner columns created,
-// with the default names: what schema/*_upgrade.sql start from.
-var schemaPrevious = map[string][]string{
-	"postgres": {
-		`CREATE TABLE "sessions" ("token" char(64) PRIMARY KEY, "data" bytea NOT NULL, "expiry" timestamptz NOT NULL)`,
-		`CREATE INDEX "sessions_expiry_idx" ON "sessions" ("expiry")`,
-	},
-	"mysql": {
-		"CREATE TABLE `sessions` (`token` CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL, `data` LONGBLOB NOT NULL, `expiry` DATETIME(6) NOT NULL, PRIMARY KEY (`token`), INDEX `sessions_expiry_idx` (`expiry`)) ENGINE = InnoDB",
-	},
-	"sqlite": {
-		`CREATE TABLE "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL)`,
-		`CREATE INDEX "sessions_expiry_idx" ON "sessions" ("expiry")`,
-	},
-}
-
-// schemaOldRow inserts, into the previous version's table, a session that
-// expires in an hour, with the key and data given.
-var schemaOldRow = map[string]string{
-	"postgres": `INSERT INTO "sessions" ("token", "data", "expiry") VALUES ($1, $2, now() + interval '1 hour')`,
-	"mysql":    "INSERT INTO `sessions` (`token`, `data`, `expiry`) VALUES (?, ?, UTC_TIMESTAMP(6) + INTERVAL 1 HOUR)",
-	"sqlite":   `INSERT INTO "sessions" ("token", "data", "expiry") VALUES (?, ?, CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) + 3600000)`,
-}
-
 // TestSchemaUpgradeFiles proves that schema/*_upgrade.sql hold what the
 // store runs to upgrade a table of the previous version (Dialect.Upgrade of
 // the four columns it lacks), and that such a table, once a DBA ran the
@@ -214,7 +190,7 @@ func TestSchemaUpgradeFiles(t *testing.T) {
 			// statement at a time, outside any transaction.
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			db, table, rename := previousVersionTable(ctx, t, kind)
+			db, table, rename := previousVersionTable(t, kind)
 			for _, stmt := range got {
 				if _, err := db.ExecContext(ctx, rename(stmt)); err != nil {
 					t.Fatalf("%s: %v", rename(stmt), err)
@@ -258,7 +234,7 @@ func TestSchemaUpgradeByNew(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			db, table, _ := previousVersionTable(ctx, t, kind)
+			db, table, _ := previousVersionTable(t, kind)
 			opts := []sqlstore.Option{sqlstore.WithTable(table), sqlstore.WithPruneInterval(0)}
 			_, err := sqlstore.New(ctx, db, append(opts, sqlstore.WithCreateTable(false))...)
 			if err == nil || !strings.Contains(err.Error(), "predates the columns owner, created, updated, ended") || !strings.Contains(err.Error(), "schema/"+kind+"_upgrade.sql") {
@@ -602,25 +578,36 @@ func legacySQL(t testing.TB, dialect, name, table string) string {
 // sessions into it with that release's upsert, expiring in an hour.
 func legacyTable(t *testing.T, kind string, db *sql.DB, table string, n int) time.Time {
 	t.Helper()
-	ctx := context.Background()
+	legacyCreate(t, kind, db, table)
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
+	for i := range n {
+		legacySet(t, kind, db, table, fmt.Sprintf("old-%d", i), fmt.Appendf(nil, "data-%d", i), exp)
+	}
+	return exp
+}
+
+// legacyCreate creates table as the previous release did.
+func legacyCreate(t *testing.T, kind string, db *sql.DB, table string) {
+	t.Helper()
 	for i := 1; ; i++ {
 		name := fmt.Sprintf("create_table.%d", i)
 		if _, ok := legacyFiles(t)[kind][name]; !ok && i > 1 {
 			break
 		}
-		if _, err := db.ExecContext(ctx, legacySQL(t, kind, name, table)); err != nil {
+		if _, err := db.ExecContext(context.Background(), legacySQL(t, kind, name, table)); err != nil {
 			t.Fatalf("legacy %s: %v", name, err)
 		}
 	}
-	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Millisecond)
-	d := dialects[kind]
-	for i := range n {
-		sum := sha256.Sum256(fmt.Appendf(nil, "old-%d", i))
-		if _, err := db.ExecContext(ctx, legacySQL(t, kind, "set", table), hex.EncodeToString(sum[:]), fmt.Appendf(nil, "data-%d", i), d.EncodeTime(exp)); err != nil {
-			t.Fatalf("legacy set: %v", err)
-		}
+}
+
+// legacySet writes a session into table with the previous release's upsert:
+// id hashed, as that release's default did.
+func legacySet(t *testing.T, kind string, db *sql.DB, table, id string, data []byte, exp time.Time) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(id))
+	if _, err := db.ExecContext(context.Background(), legacySQL(t, kind, "set", table), hex.EncodeToString(sum[:]), data, dialects[kind].EncodeTime(exp)); err != nil {
+		t.Fatalf("legacy set: %v", err)
 	}
-	return exp
 }
 
 // TestUpgradeInPlace: New upgrades a table of the previous release without
@@ -782,22 +769,15 @@ func (c mockDialect) expectCreateFails(mock sqlmock.Sqlmock, err error) {
 }
 
 // previousVersionTable creates, under a table name of the test's own, the
-// previous version's table with one session in it ("old-id", "old data"),
-// and returns the pool, the table and the function that renames a
+// previous version's table (testdata/legacy: what schema/*_upgrade.sql
+// start from) with one session in it ("old-id", "old data", expiring in an
+// hour), and returns the pool, the table and the function that renames a
 // statement's "sessions" to that table.
-func previousVersionTable(ctx context.Context, t *testing.T, kind string) (*sql.DB, string, func(string) string) {
+func previousVersionTable(t *testing.T, kind string) (*sql.DB, string, func(string) string) {
 	t.Helper()
 	db := testdb.Open(t, kind)
 	table := testdb.Table(t, db)
-	rename := func(stmt string) string { return strings.ReplaceAll(stmt, "sessions", table) }
-	for _, stmt := range schemaPrevious[kind] {
-		if _, err := db.ExecContext(ctx, rename(stmt)); err != nil {
-			t.Fatalf("%s: %v", rename(stmt), err)
-		}
-	}
-	sum := sha256.Sum256([]byte("old-id"))
-	if _, err := db.ExecContext(ctx, rename(schemaOldRow[kind]), hex.EncodeToString(sum[:]), []byte("old data")); err != nil {
-		t.Fatal(err)
-	}
-	return db, table, rename
+	legacyCreate(t, kind, db, table)
+	legacySet(t, kind, db, table, "old-id", []byte("old data"), time.Now().Add(time.Hour))
+	return db, table, func(stmt string) string { return strings.ReplaceAll(stmt, "sessions", table) }
 }
