@@ -26,11 +26,12 @@ func validID(id string) bool {
 	return true
 }
 
-// fuzzIDSeeds are ids at and around every edge of the rule.
+// fuzzIDSeeds are ids at and around every edge of the rule. Those that are
+// SQL themselves are in the seed corpus, testdata/fuzz.
 var fuzzIDSeeds = []string{
 	"", "a", " ", "~", "\x1f", "\x7f", "\x00", "\t", "\n", "abc\x00def", "é", "\xff", "\xc3\x28",
 	strings.Repeat("x", 254), strings.Repeat("x", 255), strings.Repeat("x", 256), strings.Repeat("x", 255) + "\x00",
-	"'; DROP TABLE sessions; --", "%_\\", `"quoted"`, "`back`", "id with spaces", "日本",
+	"%_\\", `"quoted"`, "`back`", "id with spaces", "日本",
 	"Zm9vYmFy", "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 }
 
