@@ -490,32 +490,7 @@ func hungServer(t *testing.T, in *privateServer, driver string) {
 // never answers: New must end with its context's deadline.
 func TestFaultBlackhole(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // held open, never read or answered
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	addr := l.Addr().String()
+	addr := testdb.SilentServer(t)
 	for _, c := range []struct{ driver, url string }{
 		{"pgx", "postgres://postgres@" + addr + "/test?sslmode=disable"},
 		{"mysql", "mysql://root@" + addr + "/test"},

@@ -4,44 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-)
 
-// silentServer returns the address of a listener on 127.0.0.1 that accepts
-// connections and never answers, as a hung database server does.
-func silentServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return l.Addr().String()
-}
+	"github.com/go-sqlstore/sqlstore/internal/testdb"
+)
 
 // runBinWithin runs the built command, killing it and failing the test if
 // it runs longer than limit.
@@ -66,7 +35,7 @@ func runBinWithin(t *testing.T, limit time.Duration, env []string, args ...strin
 // (which links only its own drivers).
 func TestTimeoutOnSilentServer(t *testing.T) {
 	t.Parallel()
-	addr := silentServer(t)
+	addr := testdb.SilentServer(t)
 	const timeout, slack = time.Second, 4 * time.Second
 	for _, d := range []string{
 		"postgres://postgres@" + addr + "/test?sslmode=disable",
@@ -97,7 +66,7 @@ func TestTimeoutOnSilentServer(t *testing.T) {
 // server that never answers, with no -timeout.
 func TestSignalOnSilentServer(t *testing.T) {
 	t.Parallel()
-	addr := silentServer(t)
+	addr := testdb.SilentServer(t)
 	for _, d := range []string{"postgres://postgres@" + addr + "/test?sslmode=disable", "mysql://root@" + addr + "/test"} {
 		testSignal(t, []string{"stats", "-dsn", d})
 	}

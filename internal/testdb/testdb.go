@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -135,6 +136,39 @@ func OpenDSN(t testing.TB, kind, dsnURL string) *sql.DB {
 		Unavailable(t, "%s at %s is not reachable: %v", kind, dsn.Redact(dsnURL), err)
 	}
 	return db
+}
+
+// SilentServer returns the address of a listener on 127.0.0.1 that accepts
+// connections and never answers, as a hung database server does. It and the
+// connections it holds close when the test ends.
+func SilentServer(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never read or answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
 }
 
 // Open opens a pool for kind ("sqlite", "postgres", "pgx" or "mysql").
