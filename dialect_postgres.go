@@ -30,6 +30,9 @@ func (postgres) Indexes() string {
 
 func (postgres) CreateLock() string { return `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))` }
 
+// CreateTable makes the owner index partial: only rows with an owner, so an
+// anonymous session's insert writes nothing to it; Sessions and DeleteOwner
+// compare the owner with =, which implies it is not NULL, and so use it.
 func (postgres) CreateTable(t Table) []string {
 	idType := "varchar(255)"
 	if t.HashedIDs {
@@ -39,7 +42,7 @@ func (postgres) CreateTable(t Table) []string {
 		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (%s %s PRIMARY KEY, %s bytea NOT NULL, %s timestamptz NOT NULL, %s varchar(255), %s timestamptz, %s timestamptz, %s boolean NOT NULL DEFAULT FALSE)`,
 			t.Qualified(), t.ID, idType, t.Data, t.Expiry, t.Owner, t.Created, t.Updated, t.Ended),
 		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, t.Index, t.Qualified(), t.Expiry),
-		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, t.OwnerIndex, t.Qualified(), t.Owner),
+		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s) WHERE %s IS NOT NULL`, t.OwnerIndex, t.Qualified(), t.Owner, t.Owner),
 	}
 }
 
@@ -55,7 +58,7 @@ func (postgres) Upgrade(t Table, missing []string) []string {
 	if len(adds) > 0 {
 		out = append(out, fmt.Sprintf(`ALTER TABLE %s %s`, t.Qualified(), strings.Join(adds, ", ")))
 	}
-	return append(out, fmt.Sprintf(`CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s)`, t.OwnerIndex, t.Qualified(), t.Owner))
+	return append(out, fmt.Sprintf(`CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s) WHERE %s IS NOT NULL`, t.OwnerIndex, t.Qualified(), t.Owner, t.Owner))
 }
 
 // pgColumnType is the type of one of the columns Upgrade adds.

@@ -44,13 +44,14 @@ func (sqlite) Indexes() string { return `SELECT name, TRUE FROM pragma_index_lis
 func (sqlite) CreateLock() string { return "" }
 
 // CreateTable puts the schema on the index names, not the table: SQLite's
-// CREATE INDEX names its database that way.
+// CREATE INDEX names its database that way. The owner index is partial, as
+// on PostgreSQL.
 func (sqlite) CreateTable(t Table) []string {
 	return []string{
 		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (%s TEXT NOT NULL PRIMARY KEY, %s BLOB NOT NULL, %s INTEGER NOT NULL, %s TEXT, %s INTEGER, %s INTEGER, %s INTEGER NOT NULL DEFAULT FALSE)`,
 			t.Qualified(), t.ID, t.Data, t.Expiry, t.Owner, t.Created, t.Updated, t.Ended),
 		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, sqliteIndex(t, t.Index), t.Name, t.Expiry),
-		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, sqliteIndex(t, t.OwnerIndex), t.Name, t.Owner),
+		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s) WHERE %s IS NOT NULL`, sqliteIndex(t, t.OwnerIndex), t.Name, t.Owner, t.Owner),
 	}
 }
 
@@ -76,7 +77,7 @@ func (sqlite) Upgrade(t Table, missing []string) []string {
 		}
 		out = append(out, fmt.Sprintf(`ALTER TABLE %s ADD COLUMN %s %s`, t.Qualified(), c, typ))
 	}
-	return append(out, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`, sqliteIndex(t, t.OwnerIndex), t.Name, t.Owner))
+	return append(out, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s) WHERE %s IS NOT NULL`, sqliteIndex(t, t.OwnerIndex), t.Name, t.Owner, t.Owner))
 }
 
 func (sqlite) DropIndex(t Table, index string) string {

@@ -486,6 +486,13 @@ func dumpTable(t testing.TB, db *sql.DB, table string) [][]string {
 	if err != nil {
 		t.Fatalf("dumping %s: %v", table, err)
 	}
+	return dumpRows(t, rows)
+}
+
+// dumpRows reads every row and column of rows, which it closes, as dumpTable
+// does.
+func dumpRows(t testing.TB, rows *sql.Rows) [][]string {
+	t.Helper()
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {

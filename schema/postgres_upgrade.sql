@@ -13,4 +13,4 @@
 -- A failed concurrent build leaves an invalid index that IF NOT EXISTS skips: DROP INDEX CONCURRENTLY
 -- "sessions_owner_idx" and run the file again, or let New rebuild it.
 ALTER TABLE "sessions" ADD COLUMN IF NOT EXISTS "owner" varchar(255), ADD COLUMN IF NOT EXISTS "created" timestamptz, ADD COLUMN IF NOT EXISTS "updated" timestamptz, ADD COLUMN IF NOT EXISTS "ended" boolean NOT NULL DEFAULT FALSE;
-CREATE INDEX CONCURRENTLY IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner");
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner") WHERE "owner" IS NOT NULL;

@@ -13,4 +13,4 @@ ALTER TABLE "sessions" ADD COLUMN "owner" TEXT;
 ALTER TABLE "sessions" ADD COLUMN "created" INTEGER;
 ALTER TABLE "sessions" ADD COLUMN "updated" INTEGER;
 ALTER TABLE "sessions" ADD COLUMN "ended" INTEGER NOT NULL DEFAULT FALSE;
-CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner");
+CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner") WHERE "owner" IS NOT NULL;

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS "sessions" ("token" char(64) PRIMARY KEY, "data" byte
 CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")
 
 -- create_table.3
-CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner") WHERE "owner" IS NOT NULL
 
 -- create_table_plain_ids.1
 CREATE TABLE IF NOT EXISTS "sessions" ("token" varchar(255) PRIMARY KEY, "data" bytea NOT NULL, "expiry" timestamptz NOT NULL, "owner" varchar(255), "created" timestamptz, "updated" timestamptz, "ended" boolean NOT NULL DEFAULT FALSE)
@@ -32,13 +32,13 @@ CREATE TABLE IF NOT EXISTS "sessions" ("token" varchar(255) PRIMARY KEY, "data" 
 CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")
 
 -- create_table_plain_ids.3
-CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner") WHERE "owner" IS NOT NULL
 
 -- upgrade.1
 ALTER TABLE "sessions" ADD COLUMN IF NOT EXISTS "owner" varchar(255), ADD COLUMN IF NOT EXISTS "created" timestamptz, ADD COLUMN IF NOT EXISTS "updated" timestamptz, ADD COLUMN IF NOT EXISTS "ended" boolean NOT NULL DEFAULT FALSE
 
 -- upgrade.2
-CREATE INDEX CONCURRENTLY IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner") WHERE "owner" IS NOT NULL
 
 -- drop_index
 DROP INDEX CONCURRENTLY IF EXISTS "sessions_owner_idx"

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_
 CREATE INDEX IF NOT EXISTS "_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("Group")
 
 -- create_table.3
-CREATE INDEX IF NOT EXISTS "_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+CREATE INDEX IF NOT EXISTS "_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner") WHERE "owner" IS NOT NULL
 
 -- create_table_plain_ids.1
 CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select" varchar(255) PRIMARY KEY, "order" bytea NOT NULL, "Group" timestamptz NOT NULL, "owner" varchar(255), "created" timestamptz, "updated" timestamptz, "ended" boolean NOT NULL DEFAULT FALSE)
@@ -32,13 +32,13 @@ CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_
 CREATE INDEX IF NOT EXISTS "_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("Group")
 
 -- create_table_plain_ids.3
-CREATE INDEX IF NOT EXISTS "_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+CREATE INDEX IF NOT EXISTS "_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner") WHERE "owner" IS NOT NULL
 
 -- upgrade.1
 ALTER TABLE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ADD COLUMN IF NOT EXISTS "owner" varchar(255), ADD COLUMN IF NOT EXISTS "created" timestamptz, ADD COLUMN IF NOT EXISTS "updated" timestamptz, ADD COLUMN IF NOT EXISTS "ended" boolean NOT NULL DEFAULT FALSE
 
 -- upgrade.2
-CREATE INDEX CONCURRENTLY IF NOT EXISTS "_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+CREATE INDEX CONCURRENTLY IF NOT EXISTS "_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner") WHERE "owner" IS NOT NULL
 
 -- drop_index
 DROP INDEX CONCURRENTLY IF EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx"

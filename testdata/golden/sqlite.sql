@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data"
 CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")
 
 -- create_table.3
-CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner") WHERE "owner" IS NOT NULL
 
 -- create_table_plain_ids.1
 CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data" BLOB NOT NULL, "expiry" INTEGER NOT NULL, "owner" TEXT, "created" INTEGER, "updated" INTEGER, "ended" INTEGER NOT NULL DEFAULT FALSE)
@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS "sessions" ("token" TEXT NOT NULL PRIMARY KEY, "data"
 CREATE INDEX IF NOT EXISTS "sessions_expiry_idx" ON "sessions" ("expiry")
 
 -- create_table_plain_ids.3
-CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner") WHERE "owner" IS NOT NULL
 
 -- upgrade.1
 ALTER TABLE "sessions" ADD COLUMN "owner" TEXT
@@ -46,7 +46,7 @@ ALTER TABLE "sessions" ADD COLUMN "updated" INTEGER
 ALTER TABLE "sessions" ADD COLUMN "ended" INTEGER NOT NULL DEFAULT FALSE
 
 -- upgrade.5
-CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner")
+CREATE INDEX IF NOT EXISTS "sessions_owner_idx" ON "sessions" ("owner") WHERE "owner" IS NOT NULL
 
 -- drop_index
 DROP INDEX IF EXISTS "sessions_owner_idx"

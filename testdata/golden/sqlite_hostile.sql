@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_
 CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("Group")
 
 -- create_table.3
-CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner") WHERE "owner" IS NOT NULL
 
 -- create_table_plain_ids.1
 CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("select" TEXT NOT NULL PRIMARY KEY, "order" BLOB NOT NULL, "Group" INTEGER NOT NULL, "owner" TEXT, "created" INTEGER, "updated" INTEGER, "ended" INTEGER NOT NULL DEFAULT FALSE)
@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_
 CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Ét_9cc2dced_expiry_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("Group")
 
 -- create_table_plain_ids.3
-CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner") WHERE "owner" IS NOT NULL
 
 -- upgrade.1
 ALTER TABLE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ADD COLUMN "owner" TEXT
@@ -46,7 +46,7 @@ ALTER TABLE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préfér�
 ALTER TABLE "User"."_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ADD COLUMN "ended" INTEGER NOT NULL DEFAULT FALSE
 
 -- upgrade.5
-CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner")
+CREATE INDEX IF NOT EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx" ON "_セッション_Séances_Utilisateurs_Été_Hiver_Préférées" ("owner") WHERE "owner" IS NOT NULL
 
 -- drop_index
 DROP INDEX IF EXISTS "User"."_セッション_Séances_Utilisateurs_Été_9cc2dced_owner_idx"
