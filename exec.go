@@ -68,11 +68,25 @@ func newPrepared(ctx context.Context, db *sql.DB, q requestSQL, localGet bool) (
 	return p, nil
 }
 
+// get runs Get's statement. When the lookup cannot wait (local), it runs
+// without cancellation, which spares database/sql and the driver a goroutine
+// each, and the context is checked before and after it instead, so that a
+// call whose context ends returns its error within one lookup.
 func (p *prepared) get(ctx context.Context, a getArgs) (data []byte, err error) {
-	if p.local() {
-		return p.getLocal(ctx, a)
+	qctx := ctx
+	local := p.local()
+	if local {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		qctx = context.WithoutCancel(ctx)
 	}
-	err = p.getStmt.QueryRowContext(ctx, a.Values()...).Scan(&data)
+	err = p.getStmt.QueryRowContext(qctx, a.Values()...).Scan(&data)
+	if local {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, cerr
+		}
+	}
 	return data, err
 }
 
@@ -82,22 +96,6 @@ func (p *prepared) get(ctx context.Context, a getArgs) (data []byte, err error) 
 // SetMaxOpenConns may change it at any time.
 func (p *prepared) local() bool {
 	return p.localGet && p.db.Stats().MaxOpenConnections == 0
-}
-
-// getLocal is get when neither the lookup (LocalReader) nor taking a
-// connection (a pool without a limit) can wait: the lookup runs without
-// cancellation, which spares database/sql and the driver a goroutine each,
-// and the context is checked before and after it, so that a call whose
-// context ends returns its error within one lookup.
-func (p *prepared) getLocal(ctx context.Context, a getArgs) (data []byte, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	err = p.getStmt.QueryRowContext(context.WithoutCancel(ctx), a.Values()...).Scan(&data)
-	if cerr := ctx.Err(); cerr != nil {
-		return nil, cerr
-	}
-	return data, err
 }
 
 // localReads reports whether d says a lookup by primary key in schema waits

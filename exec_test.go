@@ -331,11 +331,7 @@ func runLocalChild(t *testing.T, work []string) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	exec := func(name string, args ...any) {
-		q := name
-		if !strings.Contains(name, " ") {
-			q = fixtureSQL(t, "sqlite", name)
-		}
+	exec := func(q string, args ...any) {
 		if _, err := conn.ExecContext(ctx, q, args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -344,11 +340,11 @@ func runLocalChild(t *testing.T, work []string) {
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(closed) }()
 	switch mode {
 	case "hold":
-		exec("begin_write")
+		exec(fixtureSQL(t, "sqlite", "begin_write"))
 		exec(write, []byte("after"), key)
 		os.Stdout.WriteString("LOCKED\n")
 		<-closed
-		exec("commit")
+		exec(fixtureSQL(t, "sqlite", "commit"))
 	case "checkpoint":
 		for i := 0; ; i++ {
 			select {

@@ -27,15 +27,11 @@ func (s *Store) prune(ctx context.Context, progress func(deleted int64)) (delete
 	if err := s.ready(ctx, OpPrune); err != nil {
 		return 0, err
 	}
-	done, err := s.track()
+	ctx, done, err := s.track(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(s.ctx, cancel)
-	defer stop()
 	return s.runSweep(ctx, true, progress)
 }
 

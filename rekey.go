@@ -40,25 +40,21 @@ type rekeyRow struct {
 // rekey is Rekey, calling progress (when not nil) after every batch with the
 // running totals of rewritten and of scanned sessions, for the CLI.
 func (s *Store) rekey(ctx context.Context, progress func(rewritten, scanned int64)) (rewritten int64, err error) {
-	if err := s.ready(ctx, "rekey"); err != nil {
+	if err := s.ready(ctx, OpRekey); err != nil {
 		return 0, err
 	}
 	if s.crypt == nil {
 		return 0, errors.New("sqlstore: rekey: encryption is off; give the keys with WithEncryption")
 	}
-	done, err := s.track()
+	ctx, done, err := s.track(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer done()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(s.ctx, cancel)
-	defer stop()
 
 	swap, err := s.db.PrepareContext(ctx, s.crypt.swap)
 	if err != nil {
-		return 0, s.wrap(ctx, "rekey", err)
+		return 0, s.wrap(ctx, OpRekey, err)
 	}
 	defer swap.Close()
 	now := s.d.EncodeTime(s.now())
@@ -67,7 +63,7 @@ func (s *Store) rekey(ctx context.Context, progress func(rewritten, scanned int6
 	after := ""
 	for {
 		if err := ctx.Err(); err != nil {
-			return rewritten, s.wrap(ctx, "rekey", err)
+			return rewritten, s.wrap(ctx, OpRekey, err)
 		}
 		page, err := s.rekeyPage(ctx, after, now, batch)
 		if err != nil {
@@ -93,7 +89,7 @@ func (s *Store) rekey(ctx context.Context, progress func(rewritten, scanned int6
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return rewritten, s.wrap(ctx, "rekey", ctx.Err())
+				return rewritten, s.wrap(ctx, OpRekey, ctx.Err())
 			case <-t.C:
 			}
 		}
@@ -104,14 +100,14 @@ func (s *Store) rekey(ctx context.Context, progress func(rewritten, scanned int6
 func (s *Store) rekeyPage(ctx context.Context, after string, now any, limit int) ([]rekeyRow, error) {
 	rows, err := s.db.QueryContext(ctx, s.crypt.page, after, now, limit)
 	if err != nil {
-		return nil, s.wrap(ctx, "rekey", err)
+		return nil, s.wrap(ctx, OpRekey, err)
 	}
 	defer rows.Close()
 	var page []rekeyRow
 	for rows.Next() {
 		var r rekeyRow
 		if err := rows.Scan(&r.key, &r.data); err != nil {
-			return nil, s.wrap(ctx, "rekey", err)
+			return nil, s.wrap(ctx, OpRekey, err)
 		}
 		if r.data == nil {
 			r.data = []byte{}
@@ -119,7 +115,7 @@ func (s *Store) rekeyPage(ctx context.Context, after string, now any, limit int)
 		page = append(page, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.wrap(ctx, "rekey", err)
+		return nil, s.wrap(ctx, OpRekey, err)
 	}
 	return page, nil
 }
@@ -132,7 +128,7 @@ func (s *Store) rekeyOne(ctx context.Context, swap *sql.Stmt, r rekeyRow) (int64
 	}
 	data, err := s.crypt.open(r.key, r.data, false)
 	if err != nil {
-		s.refused("rekey", r.key, err)
+		s.refused(OpRekey, r.key, err)
 		return 0, nil
 	}
 	fresh := s.crypt.seal(r.key, data)

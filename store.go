@@ -685,13 +685,17 @@ func (s *Store) Close() error {
 	return s.err
 }
 
-// track registers a call that Close must wait for; it fails after Close.
-func (s *Store) track() (done func(), err error) {
+// track registers a long call (a sweep, a rekey) that Close must wait for,
+// and returns ctx ended also by Close, so that the call stops when the Store
+// does; it fails after Close. done ends the registration.
+func (s *Store) track(ctx context.Context) (_ context.Context, done func(), err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	s.wg.Add(1)
-	return s.wg.Done, nil
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.ctx, cancel)
+	return ctx, func() { stop(); cancel(); s.wg.Done() }, nil
 }
