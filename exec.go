@@ -98,15 +98,16 @@ func (p *prepared) local() bool {
 	return p.localGet && p.db.Stats().MaxOpenConnections == 0
 }
 
-// localReads reports whether d says a lookup by primary key in schema waits
-// on no other connection (LocalReader).
-func localReads(ctx context.Context, db *sql.DB, d Dialect, schema string) (bool, error) {
-	lr, ok := d.(LocalReader)
-	if !ok {
+// localReads reports whether the dialect says a lookup by primary key in the
+// store's schema waits on no other connection (LocalReader). It is false for
+// a SQLite DSN with a shared cache, where a reader can wait on a table lock.
+func (s *Store) localReads(ctx context.Context) (bool, error) {
+	lr, ok := s.d.(LocalReader)
+	if !ok || s.cfg.sharedCache {
 		return false, nil
 	}
 	var local bool
-	switch err := db.QueryRowContext(ctx, lr.LocalReads(), schema).Scan(&local); {
+	switch err := s.db.QueryRowContext(ctx, lr.LocalReads(), s.schema).Scan(&local); {
 	case errors.Is(err, sql.ErrNoRows):
 		return false, nil
 	case err != nil:

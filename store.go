@@ -178,11 +178,9 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 	if cfg.querier != nil {
 		s.req = newNative(cfg.querier, s.q.requestSQL)
 	} else {
-		local := false
-		if !cfg.sharedCache {
-			if local, err = localReads(ctx, db, d, s.schema); err != nil {
-				return nil, err
-			}
+		local, err := s.localReads(ctx)
+		if err != nil {
+			return nil, err
 		}
 		if s.req, err = newPrepared(ctx, db, s.q.requestSQL, local); err != nil {
 			return nil, err
