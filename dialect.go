@@ -176,6 +176,29 @@ type LocalReader interface {
 	LocalReads() string
 }
 
+// Checkpointer is an optional interface of a Dialect whose database appends
+// commits to a write-ahead log that a checkpoint copies back into the
+// database file, as SQLite in WAL mode does. By default SQLite checkpoints
+// in the commit that grows the log past its limit, inside that write: with
+// the Store's write queue (see [SerialWriter]) every queued write then waits
+// for the checkpoint, disk syncs included. So when AutoCheckpoint reports a
+// limit in New, the Store checkpoints in the background instead, on its own
+// connection and outside the queue, whenever its writes have grown the log
+// by about a quarter of the limit; the commits then rarely reach it. With no
+// limit (0: the application checkpoints, as with Litestream) the Store runs
+// none. Each checkpoint is reported to the Observer as [OpCheckpoint].
+type Checkpointer interface {
+	// AutoCheckpoint returns a query selecting one integer: the log size,
+	// in pages, at which a commit checkpoints (0 or less: never).
+	AutoCheckpoint() string
+	// Checkpoint returns a statement that checkpoints the table's database
+	// without waiting for readers or writers, selecting three integers:
+	// whether another checkpoint held it off (1 or 0), the pages in the
+	// log, and the pages of the log now in the database file (-1 and -1
+	// when the database keeps no log).
+	Checkpoint(t Table) string
+}
+
 // Table names the session table for a Dialect. Every identifier is already
 // validated and quoted by the dialect's QuoteIdent.
 type Table struct {

@@ -29,6 +29,19 @@ func (sqlite) LocalReads() string {
 	return `SELECT journal_mode = 'wal' FROM pragma_journal_mode WHERE schema = ?1`
 }
 
+// AutoCheckpoint reads the connection's wal_autocheckpoint (see
+// Checkpointer).
+func (sqlite) AutoCheckpoint() string { return `PRAGMA wal_autocheckpoint` }
+
+// Checkpoint is a PASSIVE checkpoint: it copies what no reader still needs
+// and waits for no lock (see Checkpointer).
+func (sqlite) Checkpoint(t Table) string {
+	if t.Schema == "" {
+		return `PRAGMA wal_checkpoint(PASSIVE)`
+	}
+	return fmt.Sprintf(`PRAGMA %s.wal_checkpoint(PASSIVE)`, t.Schema)
+}
+
 func (sqlite) QuoteIdent(name string) string {
 	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }

@@ -62,7 +62,7 @@ var goldenMethods = []string{
 	"CurrentSchema", "Columns", "Indexes", "CreateLock", "CreateTable", "Upgrade", "DropIndex", "DDLTimeout",
 	"Get", "Set", "Touch", "Delete", "DeleteOwner", "Sessions", "Count", "Range", "Clear", "Prune", "EndCreated", "Stats",
 	"Newest", "Page", "SwapData",
-	"TableSize", "TryLock", "Unlock", "LocalReads",
+	"TableSize", "TryLock", "Unlock", "LocalReads", "AutoCheckpoint", "Checkpoint",
 }
 
 // goldenTable builds the Table of names as New does, the columns the
@@ -101,6 +101,13 @@ func goldenStatements(d Dialect, t Table) []goldenStatement {
 		case "LocalReads": // an optional interface
 			if lr, ok := d.(LocalReader); ok {
 				out = append(out, goldenStatement{"local_reads", lr.LocalReads()})
+			}
+			continue
+		case "AutoCheckpoint", "Checkpoint": // an optional interface
+			if cp, ok := d.(Checkpointer); ok && m == "AutoCheckpoint" {
+				out = append(out, goldenStatement{"auto_checkpoint", cp.AutoCheckpoint()})
+			} else if ok {
+				out = append(out, goldenStatement{"checkpoint", cp.Checkpoint(t)})
 			}
 			continue
 		case "DeleteOwner": // with no id kept, and with two

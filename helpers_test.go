@@ -671,6 +671,9 @@ type mockDialect struct {
 	tryLock, unlock     string
 	localReads          string // SQLite only: whether Get's lookup can wait
 	lookupsWait         bool   // the answer New gets to localReads
+	autoCheckpoint      string // SQLite only: the log's checkpoint limit
+	checkpoint          string // SQLite only: a background checkpoint
+	checkpointPages     int    // the answer New gets to autoCheckpoint (0: none)
 }
 
 // mockColumns are the columns of a current table with the default names:
@@ -706,6 +709,7 @@ func mockDialects(t testing.TB) []mockDialect {
 		c.size, c.tryLock, c.unlock = q("table_size"), q("try_lock"), q("unlock")
 		if c.name == "sqlite" {
 			c.localReads = q("local_reads")
+			c.autoCheckpoint, c.checkpoint = q("auto_checkpoint"), q("checkpoint")
 		}
 		// The table and its two indexes: one CREATE TABLE, which names
 		// both indexes, on MySQL; a statement each elsewhere.
@@ -854,10 +858,15 @@ func (c mockDialect) expectNew(mock sqlmock.Sqlmock, exists, hashed bool) []*sql
 
 // expectLocalReads expects, on SQLite, New's query of whether Get's lookup
 // in schema can wait (LocalReader), answering that it cannot (the journal
-// is WAL) unless c.lookupsWait.
+// is WAL) unless c.lookupsWait, then its query of the log's checkpoint
+// limit (Checkpointer), answering c.checkpointPages: by default 0, so that
+// the Store runs no background checkpoint.
 func (c mockDialect) expectLocalReads(mock sqlmock.Sqlmock, schema string) {
 	if c.localReads != "" {
 		mock.ExpectQuery(c.localReads).WithArgs(schema).WillReturnRows(mockRows("local").AddRow(!c.lookupsWait))
+	}
+	if c.autoCheckpoint != "" {
+		mock.ExpectQuery(c.autoCheckpoint).WithoutArgs().WillReturnRows(mockRows("wal_autocheckpoint").AddRow(c.checkpointPages))
 	}
 }
 

@@ -20,7 +20,9 @@ type Op string
 
 // The operations of a Store. OpPrune is one sweep, in the background or by
 // [Store.Prune]; OpRekey a whole [Store.Rekey], whose rewrites of single
-// rows report their retries under OpRekey too.
+// rows report their retries under OpRekey too; OpCheckpoint one background
+// checkpoint of SQLite's log (see [Checkpointer]), with Rows the pages it
+// copied into the database file.
 const (
 	OpGet         Op = "get"
 	OpSet         Op = "set"
@@ -36,6 +38,7 @@ const (
 	OpStats       Op = "stats"
 	OpPrune       Op = "prune"
 	OpRekey       Op = "rekey"
+	OpCheckpoint  Op = "checkpoint"
 )
 
 // Outcome is how an operation ended.
@@ -48,7 +51,7 @@ const (
 	OutcomeWritten Outcome = "written" // Set or Touch wrote the session
 	OutcomeSkipped Outcome = "skipped" // Set or Touch wrote nothing: a Touch below the threshold or of no live session, a Set of an ended one; Delete of no session
 	OutcomeEnded   Outcome = "ended"   // Delete, DeleteKey or DeleteOwner ended Event.Rows sessions
-	OutcomeDone    Outcome = "done"    // any other operation that succeeded; Rows for Clear, OpPrune and OpRekey
+	OutcomeDone    Outcome = "done"    // any other operation that succeeded; Rows for Clear, OpPrune, OpRekey and OpCheckpoint
 	OutcomeError   Outcome = "error"   // the operation failed with Event.Err
 	OutcomeRetried Outcome = "retried" // one attempt of a write met a transient conflict (Event.Err) and is tried again; the operation's own event follows
 )

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"math/rand/v2"
 	"reflect"
@@ -17,21 +18,32 @@ const maxBackoff = 250 * time.Millisecond
 // writer at a time (see Store.slots), then runs f with retries (attempt),
 // and wraps the error with op. It returns the rows f reports.
 func (s *Store) write(ctx context.Context, op Op, f func() (int64, error)) (int64, error) {
-	if s.slots != nil {
+	return s.writeTx(ctx, op, f, nil)
+}
+
+// writeTx is write for a write that can also run in a transaction of
+// others (inTx, nil if it cannot): there, with the write queue on, waiting
+// writes commit together (Store.queue).
+func (s *Store) writeTx(ctx context.Context, op Op, f func() (int64, error), inTx func(context.Context, *sql.Tx) (int64, error)) (rows int64, err error) {
+	switch {
+	case s.slots == nil:
+		rows, err = s.alone(ctx, op, f)
+	case inTx != nil:
+		rows, err = s.queue(ctx, op, f, inTx)
+	default:
 		select {
 		case s.slots <- struct{}{}:
-			defer func() { <-s.slots }()
+			rows, err = s.alone(ctx, op, f)
+			<-s.slots
 		case <-ctx.Done():
-			return 0, s.wrap(ctx, op, ctx.Err())
+			err = ctx.Err()
 		}
 	}
-	var rows int64
-	err := s.attempt(ctx, op, func() (err error) {
-		rows, err = f()
-		return err
-	})
 	if err != nil {
 		return rows, s.wrap(ctx, op, err)
+	}
+	if s.ckpt != nil {
+		s.ckpt.wrote()
 	}
 	return rows, nil
 }

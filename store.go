@@ -82,6 +82,14 @@ type Store struct {
 	// served in order, and only that many connections of the process wait
 	// for the file lock; nil when the queue is off.
 	slots chan struct{}
+	// wq holds the waiting writes that can share a transaction, when prep
+	// is set: the slots are on and the request statements are prepared on
+	// the pool (queue.go).
+	wq   writeQueue
+	prep *prepared
+	// ckpt checkpoints SQLite's log outside the queue (checkpoint.go); nil
+	// for other dialects or when the application checkpoints.
+	ckpt *checkpointer
 
 	closed atomic.Bool
 	mu     sync.Mutex // guards wg.Add against Close
@@ -182,8 +190,16 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 		if err != nil {
 			return nil, err
 		}
-		if s.req, err = newPrepared(ctx, db, s.q.requestSQL, local); err != nil {
+		if s.ckpt, err = s.newCheckpointer(ctx); err != nil {
 			return nil, err
+		}
+		p, err := newPrepared(ctx, db, s.q.requestSQL, local)
+		if err != nil {
+			return nil, err
+		}
+		s.req = p
+		if s.slots != nil {
+			s.prep = p
 		}
 	}
 
@@ -191,6 +207,10 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 	if cfg.pruneInterval > 0 {
 		s.wg.Add(1)
 		go s.pruneLoop()
+	}
+	if s.ckpt != nil {
+		s.wg.Add(1)
+		go s.checkpointLoop(s.ckpt)
 	}
 	return s, nil
 }
@@ -367,7 +387,13 @@ func (s *Store) set(ctx context.Context, op Op, id string, owner any, setOwner b
 	}
 	key := s.Key(id)
 	a := setArgs{Key: key, Data: s.sealData(key, data), Expiry: s.d.EncodeTime(exp), Owner: owner, Now: s.d.EncodeTime(s.now()), SetOwner: setOwner}
-	rows, err = s.write(ctx, op, func() (int64, error) { return s.req.set(ctx, a) })
+	var inTx func(context.Context, *sql.Tx) (int64, error)
+	if s.prep != nil {
+		inTx = func(ctx context.Context, tx *sql.Tx) (int64, error) {
+			return s.prep.setStmt.execTx(ctx, tx, a.Values()...)
+		}
+	}
+	rows, err = s.writeTx(ctx, op, func() (int64, error) { return s.req.set(ctx, a) }, inTx)
 	if err != nil && tooLarge(err) {
 		return fmt.Errorf("%w: %d bytes, refused by the database: %w", ErrDataTooLarge, len(data), err)
 	}
@@ -409,7 +435,13 @@ func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) (err 
 		Key: s.Key(id), Expiry: s.d.EncodeTime(exp), Now: s.d.EncodeTime(now), Cutoff: s.cutoff(now),
 		Low: s.d.EncodeTime(exp.Add(-th)), High: s.d.EncodeTime(exp.Add(th)),
 	}
-	rows, err = s.write(ctx, OpTouch, func() (int64, error) { return s.req.touch(ctx, a) })
+	var inTx func(context.Context, *sql.Tx) (int64, error)
+	if s.prep != nil {
+		inTx = func(ctx context.Context, tx *sql.Tx) (int64, error) {
+			return s.prep.touchStmt.execTx(ctx, tx, a.Values()...)
+		}
+	}
+	rows, err = s.writeTx(ctx, OpTouch, func() (int64, error) { return s.req.touch(ctx, a) }, inTx)
 	return err
 }
 
@@ -424,7 +456,13 @@ func (s *Store) Delete(ctx context.Context, id string) (err error) {
 		return err
 	}
 	a := deleteArgs{Key: s.Key(id)}
-	rows, err = s.write(ctx, OpDelete, func() (int64, error) { return s.req.delete(ctx, a) })
+	var inTx func(context.Context, *sql.Tx) (int64, error)
+	if s.prep != nil {
+		inTx = func(ctx context.Context, tx *sql.Tx) (int64, error) {
+			return s.prep.delStmt.execTx(ctx, tx, a.Values()...)
+		}
+	}
+	rows, err = s.writeTx(ctx, OpDelete, func() (int64, error) { return s.req.delete(ctx, a) }, inTx)
 	return err
 }
 
@@ -438,7 +476,13 @@ func (s *Store) DeleteKey(ctx context.Context, key string) (err error) {
 		return err
 	}
 	a := deleteArgs{Key: key}
-	rows, err = s.write(ctx, OpDeleteKey, func() (int64, error) { return s.req.delete(ctx, a) })
+	var inTx func(context.Context, *sql.Tx) (int64, error)
+	if s.prep != nil {
+		inTx = func(ctx context.Context, tx *sql.Tx) (int64, error) {
+			return s.prep.delStmt.execTx(ctx, tx, a.Values()...)
+		}
+	}
+	rows, err = s.writeTx(ctx, OpDeleteKey, func() (int64, error) { return s.req.delete(ctx, a) }, inTx)
 	return err
 }
 

@@ -151,7 +151,8 @@ var (
 	ops = []sqlstore.Op{
 		sqlstore.OpGet, sqlstore.OpSet, sqlstore.OpSetOwned, sqlstore.OpTouch, sqlstore.OpDelete,
 		sqlstore.OpDeleteKey, sqlstore.OpDeleteOwner, sqlstore.OpSessions, sqlstore.OpCount,
-		sqlstore.OpRange, sqlstore.OpClear, sqlstore.OpStats, sqlstore.OpPrune,
+		sqlstore.OpRange, sqlstore.OpClear, sqlstore.OpStats, sqlstore.OpPrune, sqlstore.OpRekey,
+		sqlstore.OpCheckpoint,
 	}
 	// outcomes are those of an operation that ended without an error (an
 	// error adds error.type, so its attribute set is built when it comes).

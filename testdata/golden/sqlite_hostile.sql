@@ -112,3 +112,9 @@ SELECT COALESCE(SUM(pgsize), 0) FROM dbstat(?1) WHERE name = ?2 OR name IN (SELE
 
 -- local_reads
 SELECT journal_mode = 'wal' FROM pragma_journal_mode WHERE schema = ?1
+
+-- auto_checkpoint
+PRAGMA wal_autocheckpoint
+
+-- checkpoint
+PRAGMA "User".wal_checkpoint(PASSIVE)
