@@ -74,6 +74,9 @@ func (s *Store) checkpointLoop(c *checkpointer) {
 			return
 		case <-c.wake:
 		}
+		if c.writes.Load() < c.every.Load() {
+			continue // woken before the last checkpoint set a later mark
+		}
 		s.checkpoint(c)
 	}
 }

@@ -79,23 +79,31 @@ func (d checkpointDialect) AutoCheckpoint() string {
 
 func (d checkpointDialect) Checkpoint(sqlstore.Table) string { return d.checkpoint }
 
-// hold is the SQL function sqlstore_test_hold of the SQLite connections of
-// the tests: it tells started and returns once release is closed, or after
-// 20 seconds. Only TestCheckpointOutsideQueue calls it.
-var hold = struct {
-	once             sync.Once
-	started, release chan struct{}
-}{started: make(chan struct{}, 1), release: make(chan struct{})}
+// holdGate is what the SQL function sqlstore_test_hold of the SQLite
+// connections of the tests waits on: it tells started and returns once
+// release is closed, or after 20 seconds. Only TestCheckpointOutsideQueue
+// calls it, and sets a new gate on each run.
+type holdGate struct{ started, release chan struct{} }
 
-func registerHold(t *testing.T) {
+var hold struct {
+	once sync.Once
+	mu   sync.Mutex
+	gate *holdGate
+}
+
+// newHold registers sqlstore_test_hold once and returns a fresh gate.
+func newHold(t *testing.T) *holdGate {
 	hold.once.Do(func() {
 		err := sqlite.RegisterScalarFunction("sqlstore_test_hold", 0, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+			hold.mu.Lock()
+			g := hold.gate
+			hold.mu.Unlock()
 			select {
-			case hold.started <- struct{}{}:
+			case g.started <- struct{}{}:
 			default:
 			}
 			select { // a bound, so that a regression fails instead of hanging
-			case <-hold.release:
+			case <-g.release:
 			case <-time.After(20 * time.Second):
 			}
 			return int64(0), nil
@@ -104,6 +112,11 @@ func registerHold(t *testing.T) {
 			t.Fatalf("registering sqlstore_test_hold: %v", err)
 		}
 	})
+	g := &holdGate{started: make(chan struct{}, 1), release: make(chan struct{})}
+	hold.mu.Lock()
+	hold.gate = g
+	hold.mu.Unlock()
+	return g
 }
 
 // TestCheckpointOutsideQueue holds the Store's background checkpoint on a
@@ -111,7 +124,7 @@ func registerHold(t *testing.T) {
 // on a connection of its own, outside the write queue, so no write waits
 // for it.
 func TestCheckpointOutsideQueue(t *testing.T) {
-	registerHold(t)
+	gate := newHold(t)
 	events := newEventLog(sqlstore.OpCheckpoint)
 	d := checkpointDialect{Dialect: sqlstore.SQLite, checkpoint: fixtureSQL(t, "sqlite", "checkpoint_hold")}
 	// A limit of 16 pages: a checkpoint is due after the first write.
@@ -122,7 +135,7 @@ func TestCheckpointOutsideQueue(t *testing.T) {
 		t.Fatalf("Set: %v", err)
 	}
 	select {
-	case <-hold.started:
+	case <-gate.started:
 	case <-time.After(10 * time.Second):
 		t.Fatal("no checkpoint started within 10s of a write")
 	}
@@ -130,7 +143,7 @@ func TestCheckpointOutsideQueue(t *testing.T) {
 	release := func() {
 		if !released {
 			released = true
-			close(hold.release)
+			close(gate.release)
 		}
 	}
 	defer release()
