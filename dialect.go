@@ -150,7 +150,8 @@ type Dialect interface {
 // its own writes, in arrival order, and lets one at a time (WithWriteSlots)
 // reach the driver, instead of letting them all wait in the driver's busy
 // handler, which serves waiters in no order and so can time one out
-// ("database is locked") under load.
+// ("database is locked") under load. Writes of single sessions that wait
+// in the queue commit together, in one transaction.
 type SerialWriter interface {
 	SerialWrites() bool
 }

@@ -284,13 +284,16 @@ func WithQuerier(q Querier) Option {
 //
 // The default, 1, hands SQLite's write lock from one write to the next with
 // no write of the Store waiting in the driver's busy handler, which retries
-// a locked database at growing intervals and in no order. Two slots overlap
-// one write's Go and driver work with another's time under the lock: faster
-// at moderate concurrency, but the second write waits in the busy handler,
-// so under sustained load writes finish in a less even order, and where the
-// lock is held nearly all the time (a slow fsync) one can wait out the busy
-// timeout and fail with "database is locked". Zero turns the queue off,
-// leaving every write to the busy handler. BENCHMARKS.md measures each.
+// a locked database at growing intervals and in no order. Sets, Touches and
+// Deletes that wait behind a write then commit together, up to 32 in one
+// transaction, in arrival order: one commit and one turn of the lock for
+// all of them. A batch that fails fails each of its writes with its error
+// (none of them is committed). With more slots, several writes or batches
+// race for the lock, one of them in the busy handler: under sustained load
+// writes finish in a less even order, and where the lock is held nearly all
+// the time (a slow fsync) one can wait out the busy timeout and fail with
+// "database is locked". Zero turns the queue off, leaving every write to the
+// busy handler. BENCHMARKS.md measures each.
 func WithWriteSlots(n int) Option {
 	return func(c *config) {
 		if n < 0 {

@@ -55,6 +55,15 @@ func (s *Store) queue(ctx context.Context, op Op, f func() (int64, error), inTx 
 	s.wq.pending = append(s.wq.pending, w)
 	s.wq.mu.Unlock()
 	for {
+		select { // served: no more turns
+		case <-w.done:
+			return w.rows, w.err
+		default:
+		}
+		if err := ctx.Err(); err != nil {
+			s.wq.remove(w)
+			return 0, err
+		}
 		select {
 		case <-w.done:
 			return w.rows, w.err
