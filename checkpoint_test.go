@@ -270,7 +270,7 @@ func TestCheckpoints(t *testing.T) {
 // is logged and observed, and the writes go on.
 func TestCheckpointFails(t *testing.T) {
 	events := newEventLog(sqlstore.OpCheckpoint)
-	var logs syncBuffer
+	var logs logBuffer
 	d := checkpointDialect{Dialect: sqlstore.SQLite, checkpoint: fixtureSQL(t, "sqlite", "checkpoint_wrong_shape")}
 	s := openTestStoreDSN(t, "sqlite", "_pragma=wal_autocheckpoint(16)", sqlstore.WithDialect(d), sqlstore.WithObserver(events),
 		sqlstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
@@ -291,24 +291,6 @@ func TestCheckpointFails(t *testing.T) {
 	if n, err := s.Count(ctx); err != nil || n != 20 {
 		t.Errorf("Count = %d, %v; want 20", n, err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestMockCheckpoint pins what the Store sends for its checkpoints on SQLite:

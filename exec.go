@@ -170,15 +170,6 @@ func (l *lazyStmt) exec(ctx context.Context, args ...any) (int64, error) {
 	return rowsAffected(st.ExecContext(ctx, args...))
 }
 
-// execTx runs the statement in tx.
-func (l *lazyStmt) execTx(ctx context.Context, tx *sql.Tx, args ...any) (int64, error) {
-	st, err := l.prepare(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return rowsAffected(tx.StmtContext(ctx, st).ExecContext(ctx, args...))
-}
-
 // rowsAffected returns the rows a statement changed, or its error.
 func rowsAffected(res sql.Result, err error) (int64, error) {
 	if err != nil {

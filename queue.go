@@ -18,7 +18,8 @@ const maxBatch = 32
 type queued struct {
 	ctx  context.Context
 	op   Op
-	run  func(ctx context.Context, tx *sql.Tx) (int64, error) // the write in tx
+	stmt *lazyStmt // the write's statement,
+	args []any     // and its bind values
 	rows int64
 	err  error
 	done chan struct{} // closed once rows and err are set
@@ -30,15 +31,15 @@ type writeQueue struct {
 	pending []*queued
 }
 
-// queue runs a write that can share a transaction (inTx) through the write
-// queue. With the queue empty and a slot free it runs alone (f), as any
+// queue runs a write that can share a transaction (st with args()) through
+// the write queue. With the queue empty and a slot free it runs alone (f), as any
 // other write does. Otherwise it waits in line: whichever queued write next
 // gets a slot commits the oldest writes, up to maxBatch, in one transaction
 // (serve), so that under load a commit and a turn of the write lock carry
 // many writes instead of one. A write still ends when its context does;
 // if its turn has come by then, it may be committed all the same, as any
 // write whose context ends while it runs may be.
-func (s *Store) queue(ctx context.Context, op Op, f func() (int64, error), inTx func(context.Context, *sql.Tx) (int64, error)) (int64, error) {
+func (s *Store) queue(ctx context.Context, op Op, f func() (int64, error), st *lazyStmt, args func() []any) (int64, error) {
 	s.wq.mu.Lock()
 	empty := len(s.wq.pending) == 0
 	s.wq.mu.Unlock()
@@ -50,7 +51,7 @@ func (s *Store) queue(ctx context.Context, op Op, f func() (int64, error), inTx 
 		default:
 		}
 	}
-	w := &queued{ctx: ctx, op: op, run: inTx, done: make(chan struct{})}
+	w := &queued{ctx: ctx, op: op, stmt: st, args: args(), done: make(chan struct{})}
 	s.wq.mu.Lock()
 	s.wq.pending = append(s.wq.pending, w)
 	s.wq.mu.Unlock()
@@ -125,15 +126,48 @@ func (s *Store) commit(ctx context.Context, batch []*queued) (err error) {
 			err = errors.Join(err, ignoreDone(tx.Rollback()))
 		}
 	}()
+	stmts := txStmts{tx: tx}
 	for _, w := range batch {
 		if w.err = w.ctx.Err(); w.err != nil {
 			continue
 		}
-		if w.rows, err = w.run(ctx, tx); err != nil {
+		st, err := stmts.get(ctx, w.stmt)
+		if err != nil {
+			return err
+		}
+		if w.rows, err = rowsAffected(st.ExecContext(ctx, w.args...)); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
+}
+
+// txStmts are the statements of one transaction of the queue: one for each
+// request statement that its writes run.
+type txStmts struct {
+	tx *sql.Tx
+	l  [3]*lazyStmt
+	st [3]*sql.Stmt
+}
+
+// get returns l's statement in the transaction.
+func (t *txStmts) get(ctx context.Context, l *lazyStmt) (*sql.Stmt, error) {
+	i := 0
+	for i < len(t.l) && t.l[i] != nil && t.l[i] != l {
+		i++
+	}
+	if i < len(t.l) && t.l[i] == l {
+		return t.st[i], nil
+	}
+	p, err := l.prepare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := t.tx.StmtContext(ctx, p)
+	if i < len(t.l) {
+		t.l[i], t.st[i] = l, st
+	}
+	return st, nil
 }
 
 // ignoreDone drops the error of a rollback that found the transaction

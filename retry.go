@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"math/rand/v2"
 	"reflect"
@@ -18,18 +17,18 @@ const maxBackoff = 250 * time.Millisecond
 // writer at a time (see Store.slots), then runs f with retries (attempt),
 // and wraps the error with op. It returns the rows f reports.
 func (s *Store) write(ctx context.Context, op Op, f func() (int64, error)) (int64, error) {
-	return s.writeTx(ctx, op, f, nil)
+	return s.writeTx(ctx, op, f, nil, nil)
 }
 
-// writeTx is write for a write that can also run in a transaction of
-// others (inTx, nil if it cannot): there, with the write queue on, waiting
-// writes commit together (Store.queue).
-func (s *Store) writeTx(ctx context.Context, op Op, f func() (int64, error), inTx func(context.Context, *sql.Tx) (int64, error)) (rows int64, err error) {
+// writeTx is write for the write of one session, which st with the bind
+// values args() runs too (nil st: never together with others): with the
+// write queue on, writes that wait commit together (Store.queue).
+func (s *Store) writeTx(ctx context.Context, op Op, f func() (int64, error), st *lazyStmt, args func() []any) (rows int64, err error) {
 	switch {
 	case s.slots == nil:
 		rows, err = s.alone(ctx, op, f)
-	case inTx != nil:
-		rows, err = s.queue(ctx, op, f, inTx)
+	case st != nil:
+		rows, err = s.queue(ctx, op, f, st, args)
 	default:
 		select {
 		case s.slots <- struct{}{}:

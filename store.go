@@ -387,13 +387,11 @@ func (s *Store) set(ctx context.Context, op Op, id string, owner any, setOwner b
 	}
 	key := s.Key(id)
 	a := setArgs{Key: key, Data: s.sealData(key, data), Expiry: s.d.EncodeTime(exp), Owner: owner, Now: s.d.EncodeTime(s.now()), SetOwner: setOwner}
-	var inTx func(context.Context, *sql.Tx) (int64, error)
+	var st *lazyStmt // on SQLite: waiting, it can share a transaction
 	if s.prep != nil {
-		inTx = func(ctx context.Context, tx *sql.Tx) (int64, error) {
-			return s.prep.setStmt.execTx(ctx, tx, a.Values()...)
-		}
+		st = &s.prep.setStmt
 	}
-	rows, err = s.writeTx(ctx, op, func() (int64, error) { return s.req.set(ctx, a) }, inTx)
+	rows, err = s.writeTx(ctx, op, func() (int64, error) { return s.req.set(ctx, a) }, st, a.Values)
 	if err != nil && tooLarge(err) {
 		return fmt.Errorf("%w: %d bytes, refused by the database: %w", ErrDataTooLarge, len(data), err)
 	}
@@ -435,13 +433,11 @@ func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) (err 
 		Key: s.Key(id), Expiry: s.d.EncodeTime(exp), Now: s.d.EncodeTime(now), Cutoff: s.cutoff(now),
 		Low: s.d.EncodeTime(exp.Add(-th)), High: s.d.EncodeTime(exp.Add(th)),
 	}
-	var inTx func(context.Context, *sql.Tx) (int64, error)
+	var st *lazyStmt // on SQLite: waiting, it can share a transaction
 	if s.prep != nil {
-		inTx = func(ctx context.Context, tx *sql.Tx) (int64, error) {
-			return s.prep.touchStmt.execTx(ctx, tx, a.Values()...)
-		}
+		st = &s.prep.touchStmt
 	}
-	rows, err = s.writeTx(ctx, OpTouch, func() (int64, error) { return s.req.touch(ctx, a) }, inTx)
+	rows, err = s.writeTx(ctx, OpTouch, func() (int64, error) { return s.req.touch(ctx, a) }, st, a.Values)
 	return err
 }
 
@@ -456,13 +452,11 @@ func (s *Store) Delete(ctx context.Context, id string) (err error) {
 		return err
 	}
 	a := deleteArgs{Key: s.Key(id)}
-	var inTx func(context.Context, *sql.Tx) (int64, error)
+	var st *lazyStmt // on SQLite: waiting, it can share a transaction
 	if s.prep != nil {
-		inTx = func(ctx context.Context, tx *sql.Tx) (int64, error) {
-			return s.prep.delStmt.execTx(ctx, tx, a.Values()...)
-		}
+		st = &s.prep.delStmt
 	}
-	rows, err = s.writeTx(ctx, OpDelete, func() (int64, error) { return s.req.delete(ctx, a) }, inTx)
+	rows, err = s.writeTx(ctx, OpDelete, func() (int64, error) { return s.req.delete(ctx, a) }, st, a.Values)
 	return err
 }
 
@@ -476,13 +470,11 @@ func (s *Store) DeleteKey(ctx context.Context, key string) (err error) {
 		return err
 	}
 	a := deleteArgs{Key: key}
-	var inTx func(context.Context, *sql.Tx) (int64, error)
+	var st *lazyStmt // on SQLite: waiting, it can share a transaction
 	if s.prep != nil {
-		inTx = func(ctx context.Context, tx *sql.Tx) (int64, error) {
-			return s.prep.delStmt.execTx(ctx, tx, a.Values()...)
-		}
+		st = &s.prep.delStmt
 	}
-	rows, err = s.writeTx(ctx, OpDeleteKey, func() (int64, error) { return s.req.delete(ctx, a) }, inTx)
+	rows, err = s.writeTx(ctx, OpDeleteKey, func() (int64, error) { return s.req.delete(ctx, a) }, st, a.Values)
 	return err
 }
 
