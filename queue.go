@@ -113,10 +113,22 @@ func (s *Store) serve(ctx context.Context) {
 	}
 }
 
-// commit runs the writes of batch in one transaction on ctx, setting each
-// one's rows (or, for a write whose context has ended, its error), and
-// commits it. On error it rolls back.
+// commit runs the writes of batch in one transaction on ctx (a single write
+// in a statement of its own), setting each one's rows (or, for a write whose
+// context has ended, its error), and commits it. On error it rolls back.
 func (s *Store) commit(ctx context.Context, batch []*queued) (err error) {
+	if len(batch) == 1 { // a statement of its own commits it
+		w := batch[0]
+		if w.err = w.ctx.Err(); w.err != nil {
+			return nil
+		}
+		st, err := w.stmt.prepare(ctx)
+		if err != nil {
+			return err
+		}
+		w.rows, err = rowsAffected(st.ExecContext(ctx, w.args...))
+		return err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("beginning a transaction of %d writes: %w", len(batch), err)

@@ -128,3 +128,27 @@ func TestWriteBatchContext(t *testing.T) {
 		}
 	}
 }
+
+// TestMockWriteQueuedAlone pins that a write that waited in the queue alone
+// runs as a statement of its own, with no transaction around it.
+func TestMockWriteQueuedAlone(t *testing.T) {
+	c := mockDialects(t)[2]
+	db, mock := mockDB(t)
+	c.expectNew(mock, true, true)
+	s := newMockStore(t, c, db)
+	ctx := testContext(t)
+	exp := mockNow.Add(time.Hour)
+	mock.ExpectExec(c.set).WithArgs(s.Key("first"), sqlmock.AnyArg(), sqlmock.AnyArg(), nil, sqlmock.AnyArg(), sqlmock.AnyArg(), false).
+		WillDelayFor(300 * time.Millisecond).WillReturnResult(sqlmock.NewResult(0, 1))
+	mock.ExpectExec(c.del).WithArgs(s.Key("queued")).WillReturnResult(sqlmock.NewResult(0, 1))
+	first := make(chan error, 1)
+	go func() { first <- s.Set(ctx, "first", []byte("a"), exp) }()
+	time.Sleep(100 * time.Millisecond) // the first write holds the slot
+	if err := s.Delete(ctx, "queued"); err != nil {
+		t.Errorf("queued Delete: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Errorf("first Set: %v", err)
+	}
+	mockMet(t, mock)
+}
