@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/DATA-DOG/go-sqlmock"
+
+	"github.com/go-sqlstore/sqlstore"
 )
 
 // TestMockWriteBatch pins how SQLite's write queue commits waiting writes:
@@ -19,17 +21,10 @@ import (
 func TestMockWriteBatch(t *testing.T) {
 	for _, fail := range []bool{false, true} {
 		t.Run(fmt.Sprintf("fail=%v", fail), func(t *testing.T) {
-			c := mockDialects(t)[2]
-			db, mock := mockDB(t)
-			c.expectNew(mock, true, true)
-			s := newMockStore(t, c, db)
+			s, mock, c := newHeldSlotMock(t)
 			ctx := testContext(t)
 			exp := mockNow.Add(time.Hour)
 			ioErr := errors.New("disk I/O error")
-
-			// The first write runs alone and holds the slot for 300 ms.
-			mock.ExpectExec(c.set).WithArgs(s.Key("first"), sqlmock.AnyArg(), sqlmock.AnyArg(), nil, sqlmock.AnyArg(), sqlmock.AnyArg(), false).
-				WillDelayFor(300 * time.Millisecond).WillReturnResult(sqlmock.NewResult(0, 1))
 			mock.ExpectBegin()
 			mock.ExpectExec(c.set).WithArgs(s.Key("queued-0"), sqlmock.AnyArg(), sqlmock.AnyArg(), nil, sqlmock.AnyArg(), sqlmock.AnyArg(), false).
 				WillReturnResult(sqlmock.NewResult(0, 1))
@@ -45,9 +40,7 @@ func TestMockWriteBatch(t *testing.T) {
 			mock.ExpectExec(c.set).WithArgs(s.Key("after"), sqlmock.AnyArg(), sqlmock.AnyArg(), nil, sqlmock.AnyArg(), sqlmock.AnyArg(), false).
 				WillReturnResult(sqlmock.NewResult(0, 1))
 
-			first := make(chan error, 1)
-			go func() { first <- s.Set(ctx, "first", []byte("a"), exp) }()
-			time.Sleep(100 * time.Millisecond) // the first write holds the slot
+			first := holdSlot(ctx, s)
 			errs := make([]error, 3)
 			var wg sync.WaitGroup
 			for i, w := range []func() error{
@@ -132,18 +125,10 @@ func TestWriteBatchContext(t *testing.T) {
 // TestMockWriteQueuedAlone pins that a write that waited in the queue alone
 // runs as a statement of its own, with no transaction around it.
 func TestMockWriteQueuedAlone(t *testing.T) {
-	c := mockDialects(t)[2]
-	db, mock := mockDB(t)
-	c.expectNew(mock, true, true)
-	s := newMockStore(t, c, db)
+	s, mock, c := newHeldSlotMock(t)
 	ctx := testContext(t)
-	exp := mockNow.Add(time.Hour)
-	mock.ExpectExec(c.set).WithArgs(s.Key("first"), sqlmock.AnyArg(), sqlmock.AnyArg(), nil, sqlmock.AnyArg(), sqlmock.AnyArg(), false).
-		WillDelayFor(300 * time.Millisecond).WillReturnResult(sqlmock.NewResult(0, 1))
 	mock.ExpectExec(c.del).WithArgs(s.Key("queued")).WillReturnResult(sqlmock.NewResult(0, 1))
-	first := make(chan error, 1)
-	go func() { first <- s.Set(ctx, "first", []byte("a"), exp) }()
-	time.Sleep(100 * time.Millisecond) // the first write holds the slot
+	first := holdSlot(ctx, s)
 	if err := s.Delete(ctx, "queued"); err != nil {
 		t.Errorf("queued Delete: %v", err)
 	}
@@ -151,4 +136,26 @@ func TestMockWriteQueuedAlone(t *testing.T) {
 		t.Errorf("first Set: %v", err)
 	}
 	mockMet(t, mock)
+}
+
+// newHeldSlotMock returns a store on a mock SQLite that expects, first, the
+// Set of holdSlot: a write that holds the write slot for 300 ms.
+func newHeldSlotMock(t *testing.T) (*sqlstore.Store, sqlmock.Sqlmock, mockDialect) {
+	t.Helper()
+	c := mockDialects(t)[2]
+	db, mock := mockDB(t)
+	c.expectNew(mock, true, true)
+	s := newMockStore(t, c, db)
+	mock.ExpectExec(c.set).WithArgs(s.Key("first"), sqlmock.AnyArg(), sqlmock.AnyArg(), nil, sqlmock.AnyArg(), sqlmock.AnyArg(), false).
+		WillDelayFor(300 * time.Millisecond).WillReturnResult(sqlmock.NewResult(0, 1))
+	return s, mock, c
+}
+
+// holdSlot starts the Set that newHeldSlotMock expects and returns once it
+// holds the write slot, with the channel that gets its error.
+func holdSlot(ctx context.Context, s *sqlstore.Store) <-chan error {
+	first := make(chan error, 1)
+	go func() { first <- s.Set(ctx, "first", []byte("a"), mockNow.Add(time.Hour)) }()
+	time.Sleep(100 * time.Millisecond)
+	return first
 }
