@@ -82,11 +82,12 @@ type Store struct {
 	// served in order, and only that many connections of the process wait
 	// for the file lock; nil when the queue is off.
 	slots chan struct{}
-	// wq holds the waiting writes that can share a transaction, when prep
-	// is set: the slots are on and the request statements are prepared on
-	// the pool (queue.go).
-	wq   writeQueue
-	prep *prepared
+	// wq holds the waiting writes that can share a transaction: those of
+	// the statements in batch, set when the slots are on and the request
+	// statements are prepared on the pool (queue.go); nil ones never wait
+	// in wq.
+	wq    writeQueue
+	batch struct{ set, touch, del *lazyStmt }
 	// ckpt checkpoints SQLite's log outside the queue (checkpoint.go); nil
 	// for other dialects or when the application checkpoints.
 	ckpt *checkpointer
@@ -199,7 +200,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 		}
 		s.req = p
 		if s.slots != nil {
-			s.prep = p
+			s.batch.set, s.batch.touch, s.batch.del = &p.setStmt, &p.touchStmt, &p.delStmt
 		}
 	}
 
@@ -387,11 +388,7 @@ func (s *Store) set(ctx context.Context, op Op, id string, owner any, setOwner b
 	}
 	key := s.Key(id)
 	a := setArgs{Key: key, Data: s.sealData(key, data), Expiry: s.d.EncodeTime(exp), Owner: owner, Now: s.d.EncodeTime(s.now()), SetOwner: setOwner}
-	var st *lazyStmt // on SQLite: waiting, it can share a transaction
-	if s.prep != nil {
-		st = &s.prep.setStmt
-	}
-	rows, err = s.writeTx(ctx, op, func() (int64, error) { return s.req.set(ctx, a) }, st, a.Values)
+	rows, err = s.writeTx(ctx, op, func() (int64, error) { return s.req.set(ctx, a) }, s.batch.set, a.Values)
 	if err != nil && tooLarge(err) {
 		return fmt.Errorf("%w: %d bytes, refused by the database: %w", ErrDataTooLarge, len(data), err)
 	}
@@ -433,11 +430,7 @@ func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) (err 
 		Key: s.Key(id), Expiry: s.d.EncodeTime(exp), Now: s.d.EncodeTime(now), Cutoff: s.cutoff(now),
 		Low: s.d.EncodeTime(exp.Add(-th)), High: s.d.EncodeTime(exp.Add(th)),
 	}
-	var st *lazyStmt // on SQLite: waiting, it can share a transaction
-	if s.prep != nil {
-		st = &s.prep.touchStmt
-	}
-	rows, err = s.writeTx(ctx, OpTouch, func() (int64, error) { return s.req.touch(ctx, a) }, st, a.Values)
+	rows, err = s.writeTx(ctx, OpTouch, func() (int64, error) { return s.req.touch(ctx, a) }, s.batch.touch, a.Values)
 	return err
 }
 
@@ -452,11 +445,7 @@ func (s *Store) Delete(ctx context.Context, id string) (err error) {
 		return err
 	}
 	a := deleteArgs{Key: s.Key(id)}
-	var st *lazyStmt // on SQLite: waiting, it can share a transaction
-	if s.prep != nil {
-		st = &s.prep.delStmt
-	}
-	rows, err = s.writeTx(ctx, OpDelete, func() (int64, error) { return s.req.delete(ctx, a) }, st, a.Values)
+	rows, err = s.writeTx(ctx, OpDelete, func() (int64, error) { return s.req.delete(ctx, a) }, s.batch.del, a.Values)
 	return err
 }
 
@@ -470,11 +459,7 @@ func (s *Store) DeleteKey(ctx context.Context, key string) (err error) {
 		return err
 	}
 	a := deleteArgs{Key: key}
-	var st *lazyStmt // on SQLite: waiting, it can share a transaction
-	if s.prep != nil {
-		st = &s.prep.delStmt
-	}
-	rows, err = s.writeTx(ctx, OpDeleteKey, func() (int64, error) { return s.req.delete(ctx, a) }, st, a.Values)
+	rows, err = s.writeTx(ctx, OpDeleteKey, func() (int64, error) { return s.req.delete(ctx, a) }, s.batch.del, a.Values)
 	return err
 }
 
