@@ -17,7 +17,6 @@ const maxBatch = 32
 // DeleteKey.
 type queued struct {
 	ctx  context.Context
-	op   Op
 	stmt *lazyStmt // the write's statement,
 	args []any     // and its bind values
 	rows int64
@@ -51,7 +50,7 @@ func (s *Store) queue(ctx context.Context, op Op, f func() (int64, error), st *l
 		default:
 		}
 	}
-	w := &queued{ctx: ctx, op: op, stmt: st, args: args(), done: make(chan struct{})}
+	w := &queued{ctx: ctx, stmt: st, args: args(), done: make(chan struct{})}
 	s.wq.mu.Lock()
 	s.wq.pending = append(s.wq.pending, w)
 	s.wq.mu.Unlock()
