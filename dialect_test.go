@@ -520,3 +520,61 @@ func TestDetectDialectWrappedDriver(t *testing.T) {
 		t.Fatalf("Get = %q, %v, %v", got, found, err)
 	}
 }
+
+// TestMySQLTouchPlan checks on a real MySQL or MariaDB server that Touch
+// finds its row through the primary key whatever its bounds on expiry.
+// Without the index hint, a window that starts before now made the server
+// choose the expiry index, and scan it from the window's end up, for a
+// single row.
+func TestMySQLTouchPlan(t *testing.T) {
+	_, db, table := openTestDB(t, "mysql")
+	s := newTestStore(t, db, table)
+	ctx := testContext(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	exp := now.Add(time.Hour)
+	for i := range 200 {
+		if err := s.Set(ctx, fmt.Sprintf("plan-%03d", i), []byte("x"), exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, tb := s.Dialect(), s.Table()
+	explain := fixtureSQL(t, "mysql", "explain", d.Touch(tb))
+	for _, c := range []struct {
+		name              string
+		id                string
+		low, expiry, high time.Time
+	}{
+		// Nothing in the expiry ranges.
+		{"stored, expiry inside the window", "plan-007", exp.Add(-time.Minute), exp, exp.Add(time.Minute)},
+		{"missing, expiry inside the window", "plan-none", exp.Add(-time.Minute), exp, exp.Add(time.Minute)},
+		// A window that starts before now (a threshold longer than the
+		// time to expiry) leaves one range, above the window: the one the
+		// expiry index was chosen for.
+		{"stored, window from before now", "plan-008", now.Add(-time.Second), exp, exp.Add(time.Minute)},
+		{"missing, window from before now", "plan-none", now.Add(-time.Second), exp, exp.Add(time.Minute)},
+		// Every row in the expiry ranges.
+		{"stored, expiry outside the window", "plan-009", exp.Add(time.Hour), exp.Add(2 * time.Hour), exp.Add(3 * time.Hour)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// Touch's binds: expiry, updated, key, now, low, high, cutoff.
+			args := []any{d.EncodeTime(c.expiry), d.EncodeTime(now), s.Key(c.id), d.EncodeTime(now),
+				d.EncodeTime(c.low), d.EncodeTime(c.high), d.EncodeTime(time.Unix(0, 0))}
+			rows, err := db.QueryContext(ctx, explain, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols, err := rows.Columns()
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan := dumpRows(t, rows)
+			key := slices.Index(cols, "key")
+			if len(plan) != 1 || key < 0 {
+				t.Fatalf("EXPLAIN gave columns %q and rows %q, want one row with a key", cols, plan)
+			}
+			if got := plan[0][key]; got != "PRIMARY" {
+				t.Errorf("Touch's row is found through index %q, want PRIMARY; plan %q", got, plan)
+			}
+		})
+	}
+}

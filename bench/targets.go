@@ -330,10 +330,10 @@ func storeTable(s *sqlstore.Store) (sqlstore.Dialect, sqlstore.Table) {
 func seedSQLStore(db *sql.DB, s *sqlstore.Store) func(context.Context, []string, []byte, time.Time) error {
 	return func(ctx context.Context, ids []string, data []byte, exp time.Time) error {
 		d, t := storeTable(s)
-		head := fmt.Sprintf("INSERT INTO %s (%s, %s, %s)", t.Qualified(), t.ID, t.Data, t.Expiry)
-		e := d.EncodeTime(exp.Truncate(time.Millisecond))
-		return bulk(ctx, db, head, "(?, ?, ?)", d.Name() == "postgres", len(ids), func(i int) []any {
-			return []any{s.Key(ids[i]), data, e}
+		head := fmt.Sprintf("INSERT INTO %s (%s, %s, %s, %s, %s)", t.Qualified(), t.ID, t.Data, t.Expiry, t.Created, t.Updated)
+		e, now := d.EncodeTime(exp.Truncate(time.Millisecond)), d.EncodeTime(time.Now().Truncate(time.Millisecond))
+		return bulk(ctx, db, head, "(?, ?, ?, ?, ?)", d.Name() == "postgres", len(ids), func(i int) []any {
+			return []any{s.Key(ids[i]), data, e, now, now}
 		})
 	}
 }
@@ -425,8 +425,8 @@ func (f *floorSQL) Set(ctx context.Context, id string, data []byte, exp time.Tim
 	return err
 }
 func (f *floorSQL) Touch(ctx context.Context, id string, _ []byte, exp time.Time) error {
-	now := f.enc(time.Now())
-	_, err := f.touch.ExecContext(ctx, f.enc(exp), now, id, now, f.epoch)
+	now, e := f.enc(time.Now()), f.enc(exp)
+	_, err := f.touch.ExecContext(ctx, e, now, id, now, e, e, f.epoch)
 	return err
 }
 func (f *floorSQL) Delete(ctx context.Context, id string) error {
@@ -435,26 +435,18 @@ func (f *floorSQL) Delete(ctx context.Context, id string) error {
 }
 
 // floorQueries returns sqlstore's own SQL for table (ids stored as given):
-// its table with the owner, created, updated and ended columns, its Get,
-// Set (the upsert that keeps the owner and refuses an ended row) and
-// Delete (marking the row ended) with the same bind values, and its Touch
-// without the throttle window: the least a Touch can be.
+// its table with the owner, created, updated and ended columns, and the
+// statements of Get, Set (the upsert that keeps the owner and refuses an
+// ended row), Touch and Delete (marking the row ended). The floor binds the
+// same values, except that its Touch window is a single instant, so that
+// every Touch writes.
 func floorQueries(d sqlstore.Dialect, table string) (tbl sqlstore.Table, create []string, get, set, touch, del string, err error) {
 	tbl = benchTable(d, "", table)
 	create, err = sqlstore.CreateTableSQL(d, sqlstore.WithTable(table))
 	if err != nil {
 		return
 	}
-	ph := func(i int) string {
-		if d.Name() == "postgres" {
-			return fmt.Sprintf("$%d", i)
-		}
-		return "?"
-	}
-	// Args: expiry, updated (now), key, now, cutoff.
-	touch = fmt.Sprintf("UPDATE %s SET %s = %s, %s = %s WHERE %s = %s AND %s > %s AND NOT %s AND (%s IS NULL OR %s > %s)",
-		tbl.Name, tbl.Expiry, ph(1), tbl.Updated, ph(2), tbl.ID, ph(3), tbl.Expiry, ph(4), tbl.Ended, tbl.Created, tbl.Created, ph(5))
-	return tbl, create, d.Get(tbl), d.Set(tbl), touch, d.Delete(tbl), nil
+	return tbl, create, d.Get(tbl), d.Set(tbl), d.Touch(tbl), d.Delete(tbl), nil
 }
 
 func newFloorTarget(e *env, dbName, driverLabel, driverName, dsnStr, table string, d sqlstore.Dialect) *target {
@@ -485,9 +477,9 @@ func newFloorTarget(e *env, dbName, driverLabel, driverName, dsnStr, table strin
 		t.st = f
 		t.trim = e.trimDB(db)
 		t.seed = func(ctx context.Context, ids []string, data []byte, exp time.Time) error {
-			head := fmt.Sprintf("INSERT INTO %s (%s, %s, %s)", tbl.Name, tbl.ID, tbl.Data, tbl.Expiry)
-			ev := f.enc(exp)
-			return bulk(ctx, db, head, "(?, ?, ?)", d.Name() == "postgres", len(ids), func(i int) []any { return []any{ids[i], data, ev} })
+			head := fmt.Sprintf("INSERT INTO %s (%s, %s, %s, %s, %s)", tbl.Name, tbl.ID, tbl.Data, tbl.Expiry, tbl.Created, tbl.Updated)
+			ev, now := f.enc(exp), f.enc(time.Now())
+			return bulk(ctx, db, head, "(?, ?, ?, ?, ?)", d.Name() == "postgres", len(ids), func(i int) []any { return []any{ids[i], data, ev, now, now} })
 		}
 		t.close = func() error {
 			for _, s := range []*sql.Stmt{f.get, f.set, f.touch, f.del} {
@@ -524,8 +516,8 @@ func (f *floorPgx) Set(ctx context.Context, id string, data []byte, exp time.Tim
 	return err
 }
 func (f *floorPgx) Touch(ctx context.Context, id string, _ []byte, exp time.Time) error {
-	now := time.Now().Truncate(time.Millisecond)
-	_, err := f.p.Exec(ctx, f.touch, exp.Truncate(time.Millisecond), now, id, now, epochUTC)
+	now, e := time.Now().Truncate(time.Millisecond), exp.Truncate(time.Millisecond)
+	_, err := f.p.Exec(ctx, f.touch, e, now, id, now, e, e, epochUTC)
 	return err
 }
 func (f *floorPgx) Delete(ctx context.Context, id string) error {
@@ -553,9 +545,9 @@ func newFloorPgxTarget(e *env, schema, table string) *target {
 		t.st = &floorPgx{p: p, get: qg, set: qs, touch: qt, del: qd}
 		t.trim = p.Reset
 		t.seed = func(ctx context.Context, ids []string, data []byte, exp time.Time) error {
-			head := fmt.Sprintf("INSERT INTO %s.%s (%s, %s, %s)", schema, tbl.Name, tbl.ID, tbl.Data, tbl.Expiry)
-			ev := exp.Truncate(time.Millisecond)
-			return bulk(ctx, e.pgAdmin, head, "(?, ?, ?)", true, len(ids), func(i int) []any { return []any{ids[i], data, ev} })
+			head := fmt.Sprintf("INSERT INTO %s.%s (%s, %s, %s, %s, %s)", schema, tbl.Name, tbl.ID, tbl.Data, tbl.Expiry, tbl.Created, tbl.Updated)
+			ev, now := exp.Truncate(time.Millisecond), time.Now().Truncate(time.Millisecond)
+			return bulk(ctx, e.pgAdmin, head, "(?, ?, ?, ?, ?)", true, len(ids), func(i int) []any { return []any{ids[i], data, ev, now, now} })
 		}
 		t.close = func() error { p.Close(); return nil }
 		return nil

@@ -46,7 +46,7 @@ SELECT `data` FROM `sessions` WHERE `token` = ? AND `expiry` > ? AND NOT `ended`
 INSERT INTO `sessions` (`token`, `data`, `expiry`, `owner`, `created`, `updated`, `ended`) VALUES (?, ?, ?, ?, ?, ?, FALSE) ON DUPLICATE KEY UPDATE `data` = IF(`ended` AND `expiry` > VALUES(`updated`), `data`, VALUES(`data`)), `owner` = IF(`ended` AND `expiry` > VALUES(`updated`), `owner`, IF(?, VALUES(`owner`), IF(`expiry` <= VALUES(`updated`), NULL, `owner`))), `created` = IF(`ended` AND `expiry` > VALUES(`updated`), `created`, IF(`expiry` <= VALUES(`updated`) OR `created` IS NULL, VALUES(`created`), `created`)), `updated` = IF(`ended` AND `expiry` > VALUES(`updated`), `updated`, VALUES(`updated`)), `ended` = IF(`ended` AND `expiry` > VALUES(`updated`), `ended`, FALSE), `expiry` = IF(`ended` AND `expiry` > VALUES(`updated`), `expiry`, VALUES(`expiry`))
 
 -- touch
-UPDATE `sessions` SET `expiry` = ?, `updated` = ? WHERE `token` = ? AND `expiry` > ? AND (`expiry` <= ? OR `expiry` >= ?) AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
+UPDATE `sessions` FORCE INDEX (PRIMARY) SET `expiry` = ?, `updated` = ? WHERE `token` = ? AND `expiry` > ? AND (`expiry` <= ? OR `expiry` >= ?) AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
 
 -- delete
 UPDATE `sessions` SET `ended` = TRUE, `data` = '' WHERE `token` = ?

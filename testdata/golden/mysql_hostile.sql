@@ -46,7 +46,7 @@ SELECT `order` FROM `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_P
 INSERT INTO `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` (`select`, `order`, `Group`, `owner`, `created`, `updated`, `ended`) VALUES (?, ?, ?, ?, ?, ?, FALSE) ON DUPLICATE KEY UPDATE `order` = IF(`ended` AND `Group` > VALUES(`updated`), `order`, VALUES(`order`)), `owner` = IF(`ended` AND `Group` > VALUES(`updated`), `owner`, IF(?, VALUES(`owner`), IF(`Group` <= VALUES(`updated`), NULL, `owner`))), `created` = IF(`ended` AND `Group` > VALUES(`updated`), `created`, IF(`Group` <= VALUES(`updated`) OR `created` IS NULL, VALUES(`created`), `created`)), `updated` = IF(`ended` AND `Group` > VALUES(`updated`), `updated`, VALUES(`updated`)), `ended` = IF(`ended` AND `Group` > VALUES(`updated`), `ended`, FALSE), `Group` = IF(`ended` AND `Group` > VALUES(`updated`), `Group`, VALUES(`Group`))
 
 -- touch
-UPDATE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` SET `Group` = ?, `updated` = ? WHERE `select` = ? AND `Group` > ? AND (`Group` <= ? OR `Group` >= ?) AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
+UPDATE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` FORCE INDEX (PRIMARY) SET `Group` = ?, `updated` = ? WHERE `select` = ? AND `Group` > ? AND (`Group` <= ? OR `Group` >= ?) AND NOT `ended` AND (`created` IS NULL OR `created` > ?)
 
 -- delete
 UPDATE `User`.`_セッション_Séances_Utilisateurs_Été_Hiver_Préférées` SET `ended` = TRUE, `order` = '' WHERE `select` = ?
