@@ -47,17 +47,19 @@ type prepared struct {
 	getStmt                     *sql.Stmt
 	setStmt, touchStmt, delStmt lazyStmt
 	db                          *sql.DB
+	times                       req.Times
 	localGet                    bool // the dialect's LocalReads said so in New
 }
 
-// newPrepared prepares the request statements of q on db. With localGet,
-// Get's lookup waits on no other connection (LocalReader).
-func newPrepared(ctx context.Context, db *sql.DB, q requestSQL, localGet bool) (*prepared, error) {
+// newPrepared prepares the request statements of q on db, whose times bind
+// as times encodes them. With localGet, Get's lookup waits on no other
+// connection (LocalReader).
+func newPrepared(ctx context.Context, db *sql.DB, q requestSQL, times req.Times, localGet bool) (*prepared, error) {
 	st, err := db.PrepareContext(ctx, q.get)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: preparing %q: %w", q.get, err)
 	}
-	p := &prepared{getStmt: st, db: db, localGet: localGet}
+	p := &prepared{getStmt: st, db: db, times: times, localGet: localGet}
 	for _, l := range []struct {
 		s *lazyStmt
 		q string
@@ -81,7 +83,8 @@ func (p *prepared) get(ctx context.Context, a getArgs) (data []byte, err error) 
 		}
 		qctx = context.WithoutCancel(ctx)
 	}
-	err = p.getStmt.QueryRowContext(qctx, a.Values()...).Scan(&data)
+	var args req.Args
+	err = p.getStmt.QueryRowContext(qctx, a.Values(p.times, &args)...).Scan(&data)
 	if local {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, cerr
@@ -117,15 +120,18 @@ func (s *Store) localReads(ctx context.Context) (bool, error) {
 }
 
 func (p *prepared) set(ctx context.Context, a setArgs) (int64, error) {
-	return p.setStmt.exec(ctx, a.Values()...)
+	var args req.Args
+	return p.setStmt.exec(ctx, a.Values(p.times, &args)...)
 }
 
 func (p *prepared) touch(ctx context.Context, a touchArgs) (int64, error) {
-	return p.touchStmt.exec(ctx, a.Values()...)
+	var args req.Args
+	return p.touchStmt.exec(ctx, a.Values(p.times, &args)...)
 }
 
 func (p *prepared) delete(ctx context.Context, a deleteArgs) (int64, error) {
-	return p.delStmt.exec(ctx, a.Values()...)
+	var args req.Args
+	return p.delStmt.exec(ctx, a.Values(p.times, &args)...)
 }
 
 func (p *prepared) Close() error {
@@ -190,25 +196,30 @@ func (l *lazyStmt) close() error {
 
 // native runs the request statements through a Querier.
 type native struct {
-	q   Querier
-	sql requestSQL
+	q     Querier
+	sql   requestSQL
+	times req.Times
 }
 
 func (n native) get(ctx context.Context, a getArgs) (data []byte, err error) {
-	err = n.q.QueryRow(ctx, n.sql.get, a.Values()...).Scan(&data)
+	var args req.Args
+	err = n.q.QueryRow(ctx, n.sql.get, a.Values(n.times, &args)...).Scan(&data)
 	return data, err
 }
 
 func (n native) set(ctx context.Context, a setArgs) (int64, error) {
-	return n.exec(ctx, n.sql.set, a.Values()...)
+	var args req.Args
+	return n.exec(ctx, n.sql.set, a.Values(n.times, &args)...)
 }
 
 func (n native) touch(ctx context.Context, a touchArgs) (int64, error) {
-	return n.exec(ctx, n.sql.touch, a.Values()...)
+	var args req.Args
+	return n.exec(ctx, n.sql.touch, a.Values(n.times, &args)...)
 }
 
 func (n native) delete(ctx context.Context, a deleteArgs) (int64, error) {
-	return n.exec(ctx, n.sql.delete, a.Values()...)
+	var args req.Args
+	return n.exec(ctx, n.sql.delete, a.Values(n.times, &args)...)
 }
 
 // exec runs a write through the Querier, with the rows it changed when the
@@ -244,10 +255,10 @@ func (t typed) delete(ctx context.Context, a deleteArgs) (int64, error) {
 	return t.r.Delete(ctx, t.sql.delete, a)
 }
 
-// newNative returns the requests of a Querier: typed when it is a
-// req.Runner.
-func newNative(q Querier, sql requestSQL) requests {
-	n := native{q: q, sql: sql}
+// newNative returns the requests of a Querier, whose times bind as times
+// encodes them: typed when it is a req.Runner, which encodes them itself.
+func newNative(q Querier, sql requestSQL, times req.Times) requests {
+	n := native{q: q, sql: sql, times: times}
 	if r, ok := q.(req.Runner); ok {
 		return typed{native: n, r: r}
 	}

@@ -31,6 +31,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go-sqlstore/sqlstore/internal/req"
 )
 
 var (
@@ -71,11 +73,11 @@ type Store struct {
 	lockName string // advisory lock name of the table
 	schema   string // resolved, unquoted schema of the table
 	q        queries
-	req      requests // runs Get, Set, Touch and Delete
-	crypt    *crypter // encrypts data; nil without WithEncryption (crypt.go)
-	obs      Observer // WithObserver, or nil
-	changed  string   // what New did to the table: "created", "upgraded" or ""
-	epoch    any      // the Unix epoch, encoded: the cutoff without an absolute timeout
+	req      requests  // runs Get, Set, Touch and Delete
+	crypt    *crypter  // encrypts data; nil without WithEncryption (crypt.go)
+	obs      Observer  // WithObserver, or nil
+	changed  string    // what New did to the table: "created", "upgraded" or ""
+	times    req.Times // the dialect's encoding of times, for bind values
 
 	// slots holds the writes in flight (WithWriteSlots, one by default)
 	// when the dialect is a SerialWriter (SQLite): queued here, writes are
@@ -154,7 +156,8 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 	}
 
 	d := cfg.dialect
-	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger, obs: cfg.observer, t: cfg.tableFor(d), schema: cfg.schema, epoch: d.EncodeTime(time.Unix(0, 0).UTC())}
+	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger, obs: cfg.observer, t: cfg.tableFor(d), schema: cfg.schema,
+		times: req.Times{Encode: d.EncodeTime, Epoch: d.EncodeTime(time.Unix(0, 0).UTC())}}
 	if sw, ok := d.(SerialWriter); ok && sw.SerialWrites() && cfg.writeSlots > 0 {
 		s.slots = make(chan struct{}, cfg.writeSlots)
 	}
@@ -185,7 +188,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 		return nil, err
 	}
 	if cfg.querier != nil {
-		s.req = newNative(cfg.querier, s.q.requestSQL)
+		s.req = newNative(cfg.querier, s.q.requestSQL, s.times)
 	} else {
 		local, err := s.localReads(ctx)
 		if err != nil {
@@ -194,7 +197,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 		if s.ckpt, err = s.newCheckpointer(ctx); err != nil {
 			return nil, err
 		}
-		p, err := newPrepared(ctx, db, s.q.requestSQL, local)
+		p, err := newPrepared(ctx, db, s.q.requestSQL, s.times, local)
 		if err != nil {
 			return nil, err
 		}
@@ -250,15 +253,18 @@ func (s *Store) Key(id string) string {
 // now returns the store clock's now, truncated to the millisecond.
 func (s *Store) now() time.Time { return truncMilli(s.cfg.now()) }
 
-// cutoff returns the bind value of the absolute timeout at now: sessions
-// created at or before it are over. Without an absolute timeout it is the
-// Unix epoch, before any session's creation.
-func (s *Store) cutoff(now time.Time) any {
+// cutoffAt returns the absolute timeout at now: sessions created at or
+// before it are over. Without an absolute timeout it is zero.
+func (s *Store) cutoffAt(now time.Time) time.Time {
 	if s.cfg.absolute <= 0 {
-		return s.epoch
+		return time.Time{}
 	}
-	return s.d.EncodeTime(now.Add(-s.cfg.absolute))
+	return now.Add(-s.cfg.absolute)
 }
+
+// cutoff returns the bind value of the absolute timeout at now; without an
+// absolute timeout the Unix epoch, before any session's creation.
+func (s *Store) cutoff(now time.Time) any { return s.times.Cutoff(s.cutoffAt(now)) }
 
 // ready checks the store and the context before a call.
 func (s *Store) ready(ctx context.Context, op Op) error {
@@ -324,7 +330,7 @@ func (s *Store) Get(ctx context.Context, id string) (data []byte, found bool, er
 		return nil, false, err
 	}
 	now, key := s.now(), s.Key(id)
-	data, err = s.req.get(ctx, getArgs{Key: key, Now: s.d.EncodeTime(now), Cutoff: s.cutoff(now)})
+	data, err = s.req.get(ctx, getArgs{Key: key, Now: now, Cutoff: s.cutoffAt(now)})
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, false, nil
@@ -387,8 +393,8 @@ func (s *Store) set(ctx context.Context, op Op, id string, owner any, setOwner b
 		data = []byte{}
 	}
 	key := s.Key(id)
-	a := setArgs{Key: key, Data: s.sealData(key, data), Expiry: s.d.EncodeTime(exp), Owner: owner, Now: s.d.EncodeTime(s.now()), SetOwner: setOwner}
-	rows, err = s.writeTx(ctx, op, func() (int64, error) { return s.req.set(ctx, a) }, s.batch.set, a.Values)
+	a := setArgs{Key: key, Data: s.sealData(key, data), Expiry: exp, Owner: owner, Now: s.now(), SetOwner: setOwner}
+	rows, err = s.writeTx(ctx, op, func() (int64, error) { return s.req.set(ctx, a) }, s.batch.set, func() []any { return a.Values(s.times, new(req.Args)) })
 	if err != nil && tooLarge(err) {
 		return fmt.Errorf("%w: %d bytes, refused by the database: %w", ErrDataTooLarge, len(data), err)
 	}
@@ -427,10 +433,9 @@ func (s *Store) Touch(ctx context.Context, id string, expiresAt time.Time) (err 
 	}
 	th, now := s.cfg.touchThreshold, s.now()
 	a := touchArgs{
-		Key: s.Key(id), Expiry: s.d.EncodeTime(exp), Now: s.d.EncodeTime(now), Cutoff: s.cutoff(now),
-		Low: s.d.EncodeTime(exp.Add(-th)), High: s.d.EncodeTime(exp.Add(th)),
+		Key: s.Key(id), Expiry: exp, Now: now, Cutoff: s.cutoffAt(now), Low: exp.Add(-th), High: exp.Add(th),
 	}
-	rows, err = s.writeTx(ctx, OpTouch, func() (int64, error) { return s.req.touch(ctx, a) }, s.batch.touch, a.Values)
+	rows, err = s.writeTx(ctx, OpTouch, func() (int64, error) { return s.req.touch(ctx, a) }, s.batch.touch, func() []any { return a.Values(s.times, new(req.Args)) })
 	return err
 }
 
@@ -445,7 +450,7 @@ func (s *Store) Delete(ctx context.Context, id string) (err error) {
 		return err
 	}
 	a := deleteArgs{Key: s.Key(id)}
-	rows, err = s.writeTx(ctx, OpDelete, func() (int64, error) { return s.req.delete(ctx, a) }, s.batch.del, a.Values)
+	rows, err = s.writeTx(ctx, OpDelete, func() (int64, error) { return s.req.delete(ctx, a) }, s.batch.del, func() []any { return a.Values(s.times, new(req.Args)) })
 	return err
 }
 
@@ -459,7 +464,7 @@ func (s *Store) DeleteKey(ctx context.Context, key string) (err error) {
 		return err
 	}
 	a := deleteArgs{Key: key}
-	rows, err = s.writeTx(ctx, OpDeleteKey, func() (int64, error) { return s.req.delete(ctx, a) }, s.batch.del, a.Values)
+	rows, err = s.writeTx(ctx, OpDeleteKey, func() (int64, error) { return s.req.delete(ctx, a) }, s.batch.del, func() []any { return a.Values(s.times, new(req.Args)) })
 	return err
 }
 

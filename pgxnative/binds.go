@@ -37,17 +37,16 @@ func (b *binds) release() {
 	bindsPool.Put(b)
 }
 
-// times stores the times of vs in b.t, reporting false when one is not a
-// time.Time (what the Postgres dialect's EncodeTime returns).
-func (b *binds) times(vs ...any) bool {
-	for i, v := range vs {
-		t, ok := v.(time.Time)
-		if !ok {
-			return false
-		}
-		b.t[i].t = t
+// epoch is the cutoff of a store without an absolute timeout (a zero
+// Cutoff), before any session's creation.
+var epoch = time.Unix(0, 0).UTC()
+
+// cutoff returns the absolute cutoff t as bound: the epoch when zero.
+func cutoff(t time.Time) time.Time {
+	if t.IsZero() {
+		return epoch
 	}
-	return true
+	return t
 }
 
 // textArg is a text bind value, NULL unless valid.
@@ -76,12 +75,8 @@ func (a *timeArg) TimestamptzValue() (pgtype.Timestamptz, error) {
 func (q *querier) Get(ctx context.Context, query string, a req.Get) ([]byte, error) {
 	b := bindsPool.Get().(*binds)
 	defer b.release()
-	if !b.times(a.Now, a.Cutoff) {
-		var data []byte
-		err := q.pool.QueryRow(ctx, query, a.Values()...).Scan(&data)
-		return data, err
-	}
 	b.key = textArg{a.Key, true}
+	b.t[0].t, b.t[1].t = a.Now, cutoff(a.Cutoff)
 	b.args = [7]any{&b.key, &b.t[0], &b.t[1]}
 	b.dest[0] = &b.out
 	err := q.pool.QueryRow(ctx, query, b.args[:3]...).Scan(b.dest[:]...)
@@ -92,11 +87,9 @@ func (q *querier) Get(ctx context.Context, query string, a req.Get) ([]byte, err
 func (q *querier) Set(ctx context.Context, query string, a req.Set) (int64, error) {
 	b := bindsPool.Get().(*binds)
 	defer b.release()
-	if !b.times(a.Expiry, a.Now) {
-		return q.ExecRows(ctx, query, a.Values()...)
-	}
 	owner, ok := a.Owner.(string) // or nil: NULL
 	b.key, b.data, b.owner = textArg{a.Key, true}, bytesArg{a.Data}, textArg{owner, ok}
+	b.t[0].t, b.t[1].t = a.Expiry, a.Now
 	b.args = [7]any{&b.key, &b.data, &b.t[0], &b.owner, &b.t[1], &b.t[1], a.SetOwner}
 	return q.ExecRows(ctx, query, b.args[:]...)
 }
@@ -105,10 +98,8 @@ func (q *querier) Set(ctx context.Context, query string, a req.Set) (int64, erro
 func (q *querier) Touch(ctx context.Context, query string, a req.Touch) (int64, error) {
 	b := bindsPool.Get().(*binds)
 	defer b.release()
-	if !b.times(a.Expiry, a.Now, a.Low, a.High, a.Cutoff) {
-		return q.ExecRows(ctx, query, a.Values()...)
-	}
 	b.key = textArg{a.Key, true}
+	b.t = [5]timeArg{{a.Expiry}, {a.Now}, {a.Low}, {a.High}, {cutoff(a.Cutoff)}}
 	b.args = [7]any{&b.t[0], &b.t[1], &b.key, &b.t[1], &b.t[2], &b.t[3], &b.t[4]}
 	return q.ExecRows(ctx, query, b.args[:]...)
 }

@@ -6,44 +6,75 @@
 // keeps the same order, and the conformance suite run through it checks it.
 package req
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
-// Get are the bind values of Dialect.Get. Now and Cutoff are as the
-// dialect's EncodeTime returns them.
+// Times turns the times of a request into bind values for database/sql.
+type Times struct {
+	Encode func(time.Time) any // the dialect's EncodeTime
+	Epoch  any                 // Encode(the Unix epoch), encoded once
+}
+
+// Cutoff returns the bind value of an absolute cutoff: the epoch, before
+// any session's creation, for a zero t (a store without an absolute
+// timeout).
+func (e Times) Cutoff(t time.Time) any {
+	if t.IsZero() {
+		return e.Epoch
+	}
+	return e.Encode(t)
+}
+
+// Args holds the bind values of one statement for database/sql. The Values
+// methods fill one the caller provides, which can stay on its stack.
+type Args [7]any
+
+// Get are the bind values of Dialect.Get. A zero Cutoff means no absolute
+// timeout.
 type Get struct {
 	Key         string
-	Now, Cutoff any
+	Now, Cutoff time.Time
 }
 
 // Values returns the bind values in the statement's order.
-func (a Get) Values() []any { return []any{a.Key, a.Now, a.Cutoff} }
+func (a Get) Values(e Times, to *Args) []any {
+	to[0], to[1], to[2] = a.Key, e.Encode(a.Now), e.Cutoff(a.Cutoff)
+	return to[:3]
+}
 
 // Set are the bind values of Dialect.Set. Now is both the created and the
 // updated time of the row; Owner is nil for none, else a string.
 type Set struct {
-	Key           string
-	Data          []byte
-	Expiry, Owner any
-	Now           any
-	SetOwner      bool
+	Key         string
+	Data        []byte
+	Expiry, Now time.Time
+	Owner       any
+	SetOwner    bool
 }
 
 // Values returns the bind values in the statement's order.
-func (a Set) Values() []any {
-	return []any{a.Key, a.Data, a.Expiry, a.Owner, a.Now, a.Now, a.SetOwner}
+func (a Set) Values(e Times, to *Args) []any {
+	now := e.Encode(a.Now)
+	*to = Args{a.Key, a.Data, e.Encode(a.Expiry), a.Owner, now, now, a.SetOwner}
+	return to[:]
 }
 
 // Touch are the bind values of Dialect.Touch: the new expiry, now (the
 // updated time, and the time liveness is judged at), the key, the throttle
-// window [Low, High] that a write must leave, and the absolute cutoff.
+// window [Low, High] that a write must leave, and the absolute cutoff (zero
+// for none).
 type Touch struct {
-	Expiry, Now, Low, High, Cutoff any
+	Expiry, Now, Low, High, Cutoff time.Time
 	Key                            string
 }
 
 // Values returns the bind values in the statement's order.
-func (a Touch) Values() []any {
-	return []any{a.Expiry, a.Now, a.Key, a.Now, a.Low, a.High, a.Cutoff}
+func (a Touch) Values(e Times, to *Args) []any {
+	now := e.Encode(a.Now)
+	*to = Args{e.Encode(a.Expiry), now, a.Key, now, e.Encode(a.Low), e.Encode(a.High), e.Cutoff(a.Cutoff)}
+	return to[:]
 }
 
 // Delete are the bind values of Dialect.Delete.
@@ -52,10 +83,14 @@ type Delete struct {
 }
 
 // Values returns the bind values in the statement's order.
-func (a Delete) Values() []any { return []any{a.Key} }
+func (a Delete) Values(_ Times, to *Args) []any {
+	to[0] = a.Key
+	return to[:1]
+}
 
 // Runner is a sqlstore.Querier that also runs the request statements from
-// their typed bind values, in the order of the Values methods. A Store whose
+// their typed bind values, in the order of the Values methods, encoding the
+// times as its driver binds them (a zero Cutoff as the Unix epoch). A Store whose
 // Querier is a Runner uses these methods instead of QueryRow and Exec. Get
 // reports a missing row with an error for which errors.Is(err,
 // sql.ErrNoRows) holds; the others return the rows the statement changed.
