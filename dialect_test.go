@@ -17,6 +17,7 @@ import (
 
 	"github.com/DATA-DOG/go-sqlmock"
 	"github.com/go-sqlstore/sqlstore"
+	"github.com/go-sqlstore/sqlstore/internal/req"
 	"github.com/go-sqlstore/sqlstore/internal/testdb"
 )
 
@@ -556,10 +557,9 @@ func TestMySQLTouchPlan(t *testing.T) {
 		{"stored, expiry outside the window", "plan-009", exp.Add(time.Hour), exp.Add(2 * time.Hour), exp.Add(3 * time.Hour)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			// Touch's binds: expiry, updated, key, now, low, high, cutoff.
-			args := []any{d.EncodeTime(c.expiry), d.EncodeTime(now), s.Key(c.id), d.EncodeTime(now),
-				d.EncodeTime(c.low), d.EncodeTime(c.high), d.EncodeTime(time.Unix(0, 0))}
-			rows, err := db.QueryContext(ctx, explain, args...)
+			a := req.Touch{Key: s.Key(c.id), Expiry: c.expiry, Now: now, Low: c.low, High: c.high}
+			var args req.Args
+			rows, err := db.QueryContext(ctx, explain, a.Values(req.Times{Encode: d.EncodeTime, Epoch: d.EncodeTime(time.Unix(0, 0))}, &args)...)
 			if err != nil {
 				t.Fatal(err)
 			}
