@@ -327,14 +327,26 @@ func storeTable(s *sqlstore.Store) (sqlstore.Dialect, sqlstore.Table) {
 
 // seedSQLStore fills a sqlstore table through its own key and time
 // encodings.
+// seedRows inserts a row for each of ids (its key as key returns it; nil:
+// the id itself) into table, named qualified, through db: data, expiring at
+// exp, created and updated at now, as Set writes a session. dollar numbers
+// the bind markers as PostgreSQL does.
+func seedRows(ctx context.Context, db *sql.DB, qualified string, tbl sqlstore.Table, dollar bool, ids []string, key func(string) string, data []byte, exp, now any) error {
+	head := fmt.Sprintf("INSERT INTO %s (%s, %s, %s, %s, %s)", qualified, tbl.ID, tbl.Data, tbl.Expiry, tbl.Created, tbl.Updated)
+	return bulk(ctx, db, head, "(?, ?, ?, ?, ?)", dollar, len(ids), func(i int) []any {
+		id := ids[i]
+		if key != nil {
+			id = key(id)
+		}
+		return []any{id, data, exp, now, now}
+	})
+}
+
 func seedSQLStore(db *sql.DB, s *sqlstore.Store) func(context.Context, []string, []byte, time.Time) error {
 	return func(ctx context.Context, ids []string, data []byte, exp time.Time) error {
 		d, t := storeTable(s)
-		head := fmt.Sprintf("INSERT INTO %s (%s, %s, %s, %s, %s)", t.Qualified(), t.ID, t.Data, t.Expiry, t.Created, t.Updated)
-		e, now := d.EncodeTime(exp.Truncate(time.Millisecond)), d.EncodeTime(time.Now().Truncate(time.Millisecond))
-		return bulk(ctx, db, head, "(?, ?, ?, ?, ?)", d.Name() == "postgres", len(ids), func(i int) []any {
-			return []any{s.Key(ids[i]), data, e, now, now}
-		})
+		enc := func(t time.Time) any { return d.EncodeTime(t.Truncate(time.Millisecond)) }
+		return seedRows(ctx, db, t.Qualified(), t, d.Name() == "postgres", ids, s.Key, data, enc(exp), enc(time.Now()))
 	}
 }
 
@@ -477,9 +489,7 @@ func newFloorTarget(e *env, dbName, driverLabel, driverName, dsnStr, table strin
 		t.st = f
 		t.trim = e.trimDB(db)
 		t.seed = func(ctx context.Context, ids []string, data []byte, exp time.Time) error {
-			head := fmt.Sprintf("INSERT INTO %s (%s, %s, %s, %s, %s)", tbl.Name, tbl.ID, tbl.Data, tbl.Expiry, tbl.Created, tbl.Updated)
-			ev, now := f.enc(exp), f.enc(time.Now())
-			return bulk(ctx, db, head, "(?, ?, ?, ?, ?)", d.Name() == "postgres", len(ids), func(i int) []any { return []any{ids[i], data, ev, now, now} })
+			return seedRows(ctx, db, tbl.Name, tbl, d.Name() == "postgres", ids, nil, data, f.enc(exp), f.enc(time.Now()))
 		}
 		t.close = func() error {
 			for _, s := range []*sql.Stmt{f.get, f.set, f.touch, f.del} {
@@ -545,9 +555,8 @@ func newFloorPgxTarget(e *env, schema, table string) *target {
 		t.st = &floorPgx{p: p, get: qg, set: qs, touch: qt, del: qd}
 		t.trim = p.Reset
 		t.seed = func(ctx context.Context, ids []string, data []byte, exp time.Time) error {
-			head := fmt.Sprintf("INSERT INTO %s.%s (%s, %s, %s, %s, %s)", schema, tbl.Name, tbl.ID, tbl.Data, tbl.Expiry, tbl.Created, tbl.Updated)
-			ev, now := exp.Truncate(time.Millisecond), time.Now().Truncate(time.Millisecond)
-			return bulk(ctx, e.pgAdmin, head, "(?, ?, ?, ?, ?)", true, len(ids), func(i int) []any { return []any{ids[i], data, ev, now, now} })
+			return seedRows(ctx, e.pgAdmin, schema+"."+tbl.Name, tbl, true, ids, nil, data,
+				exp.Truncate(time.Millisecond), time.Now().Truncate(time.Millisecond))
 		}
 		t.close = func() error { p.Close(); return nil }
 		return nil
