@@ -54,6 +54,7 @@ type options struct {
 	scaleDur                      time.Duration
 	throttle                      bool
 	throttleDur                   time.Duration
+	statements                    bool
 	accounts                      bool
 	accountsRows, accountsOwners  int
 	accountsSessions              int
@@ -81,7 +82,7 @@ func run() error {
 	flag.StringVar(&concs, "conc", "1,16", "concurrencies (goroutines)")
 	flag.IntVar(&o.conns, "conns", 16, "pool size (max open and idle connections; on SQLite idle only) of every store")
 	flag.StringVar(&dbs, "dbs", "postgres,mysql,sqlite", "databases")
-	flag.StringVar(&wls, "workloads", strings.Join(allWorkloads, ","), `workloads ("none": only the -prune, -scale, -throttle and -accounts tests)`)
+	flag.StringVar(&wls, "workloads", strings.Join(allWorkloads, ","), `workloads ("none": only the -prune, -scale, -throttle, -statements and -accounts tests)`)
 	flag.StringVar(&stores, "stores", "", "comma-separated substrings of store labels to run (default all; floors always run)")
 	flag.StringVar(&o.out, "out", outAuto, `also write the Markdown report to this file ("`+outAuto+`": results/<UTC date>-<HHMM>-<databases>.md, none with -smoke; "": none)`)
 	flag.StringVar(&o.chart, "chart", "chart.svg", "write the SVG chart to this file (empty: none)")
@@ -97,6 +98,7 @@ func run() error {
 	flag.DurationVar(&o.scaleDur, "scale-duration", 5*time.Second, "measured time of each scale run")
 	flag.BoolVar(&o.throttle, "throttle", false, "touch-throttling test: mixed workload with and without the touch threshold, counting writes")
 	flag.DurationVar(&o.throttleDur, "throttle-duration", 5*time.Second, "measured time of each throttling run")
+	flag.BoolVar(&o.statements, "statements", false, "statements test (PostgreSQL): Get's statement with no store around it through one pgx pool, scs pgxstore's against sqlstore's and variants between them, at each -conc")
 	flag.BoolVar(&o.accounts, "accounts", false, "accounts test: SetOwned against Set, DeleteOwner among -accounts-rows sessions, and the upgrade of a table of the previous release's shape under traffic")
 	flag.IntVar(&o.accountsRows, "accounts-rows", 1_000_000, "accounts test: rows of the DeleteOwner and upgrade tables")
 	flag.IntVar(&o.accountsOwners, "accounts-owners", 7, "accounts test: rounds of Sessions and DeleteOwner, each of an owner of its own (the figures are medians over them)")
@@ -140,6 +142,7 @@ func run() error {
 		o.workloads = allWorkloads
 		o.pruneN, o.pruneBase, o.scaleSmall, o.scaleBig, o.scaleDur = 2000, 100*time.Millisecond, 200, 2000, 100*time.Millisecond
 		o.throttle, o.throttleDur = true, 100*time.Millisecond
+		o.statements = true
 		o.scalePrewarm = true
 		o.accounts, o.accountsRows, o.accountsOwners, o.accountsRounds, o.accountsUpgrades, o.accountsBase = true, 2000, 3, 2, 2, 100*time.Millisecond
 	}
@@ -255,6 +258,11 @@ func bench(ctx context.Context, o *options) error {
 	}
 	if o.throttle {
 		if err := throttleTest(ctx, e, o, ks, rep); err != nil {
+			return err
+		}
+	}
+	if o.statements && o.dbs["postgres"] {
+		if err := statementsTest(ctx, e, o, ks, rep); err != nil {
 			return err
 		}
 	}

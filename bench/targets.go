@@ -325,8 +325,6 @@ func storeTable(s *sqlstore.Store) (sqlstore.Dialect, sqlstore.Table) {
 	return d, benchTable(d, i.Schema, i.Table)
 }
 
-// seedSQLStore fills a sqlstore table through its own key and time
-// encodings.
 // seedRows inserts a row for each of ids (its key as key returns it; nil:
 // the id itself) into table, named qualified, through db: data, expiring at
 // exp, created and updated at now, as Set writes a session. dollar numbers
@@ -342,6 +340,8 @@ func seedRows(ctx context.Context, db *sql.DB, qualified string, tbl sqlstore.Ta
 	})
 }
 
+// seedSQLStore fills a sqlstore table through its own key and time
+// encodings.
 func seedSQLStore(db *sql.DB, s *sqlstore.Store) func(context.Context, []string, []byte, time.Time) error {
 	return func(ctx context.Context, ids []string, data []byte, exp time.Time) error {
 		d, t := storeTable(s)
