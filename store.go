@@ -157,7 +157,7 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (_ *Store, err error) 
 
 	d := cfg.dialect
 	s := &Store{db: db, d: d, cfg: cfg, log: cfg.logger, obs: cfg.observer, t: cfg.tableFor(d), schema: cfg.schema,
-		times: req.Times{Encode: d.EncodeTime, Epoch: d.EncodeTime(time.Unix(0, 0).UTC())}}
+		times: req.NewTimes(d.EncodeTime)}
 	if sw, ok := d.(SerialWriter); ok && sw.SerialWrites() && cfg.writeSlots > 0 {
 		s.slots = make(chan struct{}, cfg.writeSlots)
 	}

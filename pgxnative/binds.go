@@ -37,18 +37,6 @@ func (b *binds) release() {
 	bindsPool.Put(b)
 }
 
-// epoch is the cutoff of a store without an absolute timeout (a zero
-// Cutoff), before any session's creation.
-var epoch = time.Unix(0, 0).UTC()
-
-// cutoff returns the absolute cutoff t as bound: the epoch when zero.
-func cutoff(t time.Time) time.Time {
-	if t.IsZero() {
-		return epoch
-	}
-	return t
-}
-
 // textArg is a text bind value, NULL unless valid.
 type textArg struct {
 	s     string
@@ -76,7 +64,7 @@ func (q *querier) Get(ctx context.Context, query string, a req.Get) ([]byte, err
 	b := bindsPool.Get().(*binds)
 	defer b.release()
 	b.key = textArg{a.Key, true}
-	b.t[0].t, b.t[1].t = a.Now, cutoff(a.Cutoff)
+	b.t[0].t, b.t[1].t = a.Now, req.CutoffTime(a.Cutoff)
 	b.args = [7]any{&b.key, &b.t[0], &b.t[1]}
 	b.dest[0] = &b.out
 	err := q.pool.QueryRow(ctx, query, b.args[:3]...).Scan(b.dest[:]...)
@@ -99,7 +87,7 @@ func (q *querier) Touch(ctx context.Context, query string, a req.Touch) (int64, 
 	b := bindsPool.Get().(*binds)
 	defer b.release()
 	b.key = textArg{a.Key, true}
-	b.t = [5]timeArg{{a.Expiry}, {a.Now}, {a.Low}, {a.High}, {cutoff(a.Cutoff)}}
+	b.t = [5]timeArg{{a.Expiry}, {a.Now}, {a.Low}, {a.High}, {req.CutoffTime(a.Cutoff)}}
 	b.args = [7]any{&b.t[0], &b.t[1], &b.key, &b.t[1], &b.t[2], &b.t[3], &b.t[4]}
 	return q.ExecRows(ctx, query, b.args[:]...)
 }

@@ -11,15 +11,30 @@ import (
 	"time"
 )
 
+// Epoch is the absolute cutoff bound for a zero Cutoff (a store without an
+// absolute timeout): the Unix epoch, before any session's creation.
+var Epoch = time.Unix(0, 0).UTC()
+
+// CutoffTime returns the absolute cutoff t as bound: Epoch when zero.
+func CutoffTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return Epoch
+	}
+	return t
+}
+
 // Times turns the times of a request into bind values for database/sql.
 type Times struct {
 	Encode func(time.Time) any // the dialect's EncodeTime
-	Epoch  any                 // Encode(the Unix epoch), encoded once
+	Epoch  any                 // Encode(Epoch), encoded once
 }
 
-// Cutoff returns the bind value of an absolute cutoff: the epoch, before
-// any session's creation, for a zero t (a store without an absolute
-// timeout).
+// NewTimes returns the Times of a dialect's EncodeTime.
+func NewTimes(encode func(time.Time) any) Times {
+	return Times{Encode: encode, Epoch: encode(Epoch)}
+}
+
+// Cutoff returns the bind value of an absolute cutoff (CutoffTime).
 func (e Times) Cutoff(t time.Time) any {
 	if t.IsZero() {
 		return e.Epoch
