@@ -47,14 +47,8 @@ func (getOnly) Set(context.Context, string, []byte, time.Time) error   { return 
 func (getOnly) Touch(context.Context, string, []byte, time.Time) error { return errGetOnly }
 func (getOnly) Delete(context.Context, string) error                   { return errGetOnly }
 
-// hexKey is sqlstore's key for id: the hex SHA-256.
-func hexKey(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:])
-}
-
-// found turns a QueryRow's error into Get's answer.
-func found(err error) (bool, error) {
+// pgxFound turns the error of a pgx QueryRow's Scan into Get's answer.
+func pgxFound(err error) (bool, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}
@@ -108,8 +102,8 @@ func statementsTest(ctx context.Context, e *env, o *options, ks *keyset, r *repo
 		key             func(string) any
 	}{
 		{"stmt_scs", scsCols, func(id string) any { return id }},
-		{"stmt_scs_hashed", scsCols, func(id string) any { return hexKey(id) }},
-		{t.Qualified(), ourCols, func(id string) any { return hexKey(id) }},
+		{"stmt_scs_hashed", scsCols, func(id string) any { return hashKey(id) }},
+		{t.Qualified(), ourCols, func(id string) any { return hashKey(id) }},
 		{tb.Qualified(), ourCols, func(id string) any { sum := sha256.Sum256([]byte(id)); return sum[:] }},
 	}
 	for _, sd := range seed {
@@ -128,34 +122,33 @@ func statementsTest(ctx context.Context, e *env, o *options, ks *keyset, r *repo
 		}
 	}
 
-	epoch := time.Unix(0, 0).UTC()
 	clock := func() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
 	scsGet := func(table string, key func(string) string) func(context.Context, string) (bool, error) {
 		q := fmt.Sprintf(`SELECT data FROM %s WHERE token = $1 AND current_timestamp < expiry`, table)
 		return func(ctx context.Context, id string) (bool, error) {
 			var data []byte
-			return found(pool.QueryRow(ctx, q, key(id)).Scan(&data))
+			return pgxFound(pool.QueryRow(ctx, q, key(id)).Scan(&data))
 		}
 	}
-	getSQL := d.Get(t)
+	getSQL, getBytea := d.Get(t), d.Get(tb)
 	noAbsolute := fmt.Sprintf(`SELECT %s FROM %s WHERE %s = $1 AND %s > $2 AND NOT %s`, t.Data, t.Qualified(), t.ID, t.Expiry, t.Ended)
 	variants := []stmtVariant{
 		{"scs pgxstore's statement and table (ids as given)", scsGet("stmt_scs", func(id string) string { return id })},
-		{"the same, hashed ids (sqlstore's key)", scsGet("stmt_scs_hashed", hexKey)},
+		{"the same, hashed ids (sqlstore's key)", scsGet("stmt_scs_hashed", hashKey)},
 		{"sqlstore's statement and table", func(ctx context.Context, id string) (bool, error) {
 			var data []byte
-			return found(pool.QueryRow(ctx, getSQL, hexKey(id), clock(), epoch).Scan(&data))
+			return pgxFound(pool.QueryRow(ctx, getSQL, hashKey(id), clock(), epochUTC).Scan(&data))
 		}},
 		{"sqlstore's, without the absolute-timeout check", func(ctx context.Context, id string) (bool, error) {
 			var data []byte
-			return found(pool.QueryRow(ctx, noAbsolute, hexKey(id), clock()).Scan(&data))
+			return pgxFound(pool.QueryRow(ctx, noAbsolute, hashKey(id), clock()).Scan(&data))
 		}},
 		{"sqlstore's, key column bytea (32 bytes)", func(ctx context.Context, id string) (bool, error) {
 			var data []byte
 			sum := sha256.Sum256([]byte(id))
-			return found(pool.QueryRow(ctx, d.Get(tb), sum[:], clock(), epoch).Scan(&data))
+			return pgxFound(pool.QueryRow(ctx, getBytea, sum[:], clock(), epochUTC).Scan(&data))
 		}},
-		{"sqlstore's, through pgconn (no pgx type layer)", pgconnGet(pool, getSQL, clock, epoch)},
+		{"sqlstore's, through pgconn (no pgx type layer)", pgconnGet(pool, getSQL, clock)},
 	}
 	targets := make([]*target, len(variants))
 	for i, v := range variants {
@@ -210,7 +203,7 @@ func statementsTest(ctx context.Context, e *env, o *options, ks *keyset, r *repo
 // pgconnGet runs query, sqlstore's Get, as a statement prepared on each
 // connection, with its values encoded by hand: the key as text, the two
 // times as PostgreSQL's binary timestamps.
-func pgconnGet(pool *pgxpool.Pool, query string, clock func() time.Time, epoch time.Time) func(context.Context, string) (bool, error) {
+func pgconnGet(pool *pgxpool.Pool, query string, clock func() time.Time) func(context.Context, string) (bool, error) {
 	formats, results := []int16{0, 1, 1}, []int16{1}
 	const name = "sqlstore_bench_get"
 	return func(ctx context.Context, id string) (bool, error) {
@@ -228,7 +221,7 @@ func pgconnGet(pool *pgxpool.Pool, query string, clock func() time.Time, epoch t
 		sum := sha256.Sum256([]byte(id))
 		hex.Encode(key[:], sum[:])
 		binary.BigEndian.PutUint64(now[:], uint64(clock().Sub(pgEpoch).Microseconds()))
-		binary.BigEndian.PutUint64(cut[:], uint64(epoch.Sub(pgEpoch).Microseconds()))
+		binary.BigEndian.PutUint64(cut[:], uint64(epochUTC.Sub(pgEpoch).Microseconds()))
 		rr := c.Conn().PgConn().ExecStatement(ctx, sd, [][]byte{key[:], now[:], cut[:]}, formats, results)
 		hit := false
 		for rr.NextRow() {

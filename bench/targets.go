@@ -20,7 +20,6 @@ import (
 	fibermysql "github.com/gofiber/storage/mysql/v2"
 	fiberpg "github.com/gofiber/storage/postgres/v3"
 	fibersqlite "github.com/gofiber/storage/sqlite3/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	_ "github.com/go-sql-driver/mysql" // registers "mysql"
@@ -514,11 +513,7 @@ var epochUTC = time.Unix(0, 0).UTC()
 
 func (f *floorPgx) Get(ctx context.Context, id string) (bool, error) {
 	var data []byte
-	err := f.p.QueryRow(ctx, f.get, id, time.Now().Truncate(time.Millisecond), epochUTC).Scan(&data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
+	return pgxFound(f.p.QueryRow(ctx, f.get, id, time.Now().Truncate(time.Millisecond), epochUTC).Scan(&data))
 }
 func (f *floorPgx) Set(ctx context.Context, id string, data []byte, exp time.Time) error {
 	now := time.Now().Truncate(time.Millisecond)
