@@ -559,7 +559,7 @@ func TestMySQLTouchPlan(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			a := req.Touch{Key: s.Key(c.id), Expiry: c.expiry, Now: now, Low: c.low, High: c.high}
 			var args req.Args
-			rows, err := db.QueryContext(ctx, explain, a.Values(req.Times{Encode: d.EncodeTime, Epoch: d.EncodeTime(time.Unix(0, 0))}, &args)...)
+			rows, err := db.QueryContext(ctx, explain, a.Values(req.NewTimes(d.EncodeTime), &args)...)
 			if err != nil {
 				t.Fatal(err)
 			}
